@@ -1,0 +1,169 @@
+"""The command line: a thin layer that parses flags, calls the library, renders once.
+
+Exit codes: 0 fine; 1 an expectation (or verification) failed; 2 the spec is invalid
+or the command was misused; 3 an internal error (a bug in cnncalc: please report it).
+"""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+from .errors import CnncalcError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Exact shapes, parameters, MACs and FLOPs of CNNs described in YAML.")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    csv = "csv"
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
+
+
+def report_error(error: CnncalcError) -> None:
+    """Compiler-style: `file:line:col: error: ...`, the source line, a caret, a hint."""
+    console = _console(stderr=True)
+    console.print(f"[bold red]{_escape(error.headline())}[/bold red]")
+    source = _source_line(error)
+    if source is not None:
+        console.print(f"  {_escape(source)}\n  {' ' * (error.loc.col - 1)}[red]^[/red]")
+    if error.hint:
+        console.print(f"  [cyan]hint:[/cyan] {_escape(error.hint)}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _source_line(error: CnncalcError) -> str | None:
+    loc = error.loc
+    if loc is None or not loc.line or loc.file.startswith("<"):
+        return None
+    try:
+        with open(loc.file, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if number == loc.line:
+                    return line.rstrip("\n")[:200]
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def run(action) -> None:
+    """Run a command body, turning errors into messages and exit codes."""
+    try:
+        code = action() or 0
+    except CnncalcError as error:
+        report_error(error)
+        code = error.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as error:  # a bug: say so plainly, without a traceback
+        _console(stderr=True).print(f"[bold red]internal error:[/bold red] {type(error).__name__}: "
+                                    f"{_escape(str(error))}\n  please report this with the spec that caused it")
+        code = 3
+    raise typer.Exit(code)
+
+
+def parse_overrides(pairs: list) -> dict:
+    overrides = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got {pair!r}", hint="e.g. --set width=64")
+        overrides[name.strip()] = value.strip()
+    return overrides
+
+
+def parse_shape(text: str | None):
+    if text is None:
+        return None
+    try:
+        dims = [int(part) for part in text.replace("x", ",").split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--input expects sizes such as 3,224,224, got {text!r}") from None
+    if not dims or any(d < 1 for d in dims):
+        raise UsageError(f"--input sizes must be positive, got {text!r}")
+    return dims
+
+
+def load_network(spec: str, overrides: list, input_shape: str | None):
+    from .spec.build import load
+
+    return load(spec, variables=parse_overrides(overrides), input_shape=parse_shape(input_shape))
+
+
+SetOption = typer.Option(None, "--set", metavar="NAME=VALUE", help="Override a variable of the spec's vars:.")
+InputOption = typer.Option(None, "--input", metavar="C,H,W", help="Override the spec's input shape.")
+
+
+@app.command()
+def summary(
+    spec: str = typer.Argument(..., metavar="SPEC", help="A YAML network spec."),
+    input_shape: Optional[str] = InputOption,
+    variables: Optional[List[str]] = SetOption,
+    batch: int = typer.Option(1, "--batch", min=1, help="Batch size: scales MACs, FLOPs and activation memory."),
+    depth: Optional[int] = typer.Option(None, "--depth", min=0,
+                                        help="Fold block instances nested deeper than N into one row each."),
+    output_format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+) -> None:
+    """Print every layer's output shape, parameters, MACs and FLOPs, and the totals."""
+
+    def action():
+        from . import render
+        from .expect import check
+        from .fold import fold
+        from .summary import summarize
+
+        network = load_network(spec, variables, input_shape)
+        result = summarize(network, batch=batch)
+        outcomes = check(result, network.expect)
+        rows = result.layers if depth is None else fold(result.layers, depth)
+        if output_format is Format.json:
+            sys.stdout.write(render.to_json(result, outcomes) + "\n")
+        elif output_format is Format.markdown:
+            sys.stdout.write(render.to_markdown(result, rows, outcomes))
+        elif output_format is Format.csv:
+            sys.stdout.write(render.to_csv(rows))
+        else:
+            render.print_table(_console(), result, rows, outcomes)
+        return 1 if any(not outcome.ok for outcome in outcomes) else 0
+
+    run(action)
+
+
+@app.command()
+def layers() -> None:
+    """List the layer types a spec can use, with their arguments."""
+
+    def action():
+        from rich.table import Table
+
+        from .layers import REGISTRY
+
+        table = Table(header_style="bold", show_lines=False)
+        table.add_column("type", style="cyan", no_wrap=True)
+        table.add_column("arguments (default)")
+        for name in sorted(REGISTRY):
+            cls = REGISTRY[name]
+            args = ", ".join(name if a.required else f"{name}={a.default!r}" for name, a in cls.args.items())
+            table.add_row(name, args or "-")
+        _console().print(table)
+
+    run(action)
+
+
+def main() -> None:
+    app(prog_name="cnncalc")

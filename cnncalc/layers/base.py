@@ -1,0 +1,187 @@
+"""What every layer type declares, and the registry that finds them by name.
+
+A layer type is one class: its arguments (`args`), its shape rule (`output_shape`),
+its parameters (`param_shapes`, `buffer_shapes`), its cost (`macs`, `flops`) and its
+forward pass (`forward`). Shape rules use only + - * // on dimensions so that they can
+later carry symbols.
+"""
+from __future__ import annotations
+
+from typing import Callable, ClassVar
+
+from ..errors import SpecError
+
+Shape = tuple
+REGISTRY: dict[str, type["Layer"]] = {}
+REQUIRED = object()
+
+
+def prod(values) -> int:
+    result = 1
+    for value in values:
+        result = result * value
+    return result
+
+
+def shape_str(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+class Arg:
+    """A declared argument: its kind, default, lower bound and one line of help."""
+
+    def __init__(self, kind: str, default=REQUIRED, doc: str = "", *, minimum=None,
+                 choices: tuple = ()):
+        self.kind, self.default, self.doc = kind, default, doc
+        self.minimum, self.choices = minimum, choices
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def convert(self, name: str, value, evaluate: Callable, rank: int | None):
+        """The argument's value from the spec (expressions evaluated), or a SpecError."""
+        return _CONVERTERS[self.kind](self, name, value, evaluate, rank)
+
+
+def _fail(name: str, message: str, hint: str | None = None):
+    raise SpecError(f"argument '{name}' {message}", arg=name, hint=hint)
+
+
+def _scalar(arg: Arg, name, value, evaluate, want: tuple, what: str):
+    if isinstance(value, str):
+        value = evaluate(value)
+    if isinstance(value, float) and int in want and float not in want and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) and bool not in want or not isinstance(value, want):
+        _fail(name, f"must be {what}, got {value!r}")
+    if arg.minimum is not None and value < arg.minimum:
+        bound = "positive" if arg.minimum == 1 and what.startswith("an integer") else f">= {arg.minimum}"
+        _fail(name, f"must be {bound}, got {value}")
+    return value
+
+
+def _int(arg, name, value, evaluate, rank):
+    return _scalar(arg, name, value, evaluate, (int,), "an integer")
+
+
+def _float(arg, name, value, evaluate, rank):
+    return float(_scalar(arg, name, value, evaluate, (int, float), "a number"))
+
+
+def _bool(arg, name, value, evaluate, rank):
+    return _scalar(arg, name, value, evaluate, (bool,), "true or false")
+
+
+def _sizes(arg, name, value, evaluate, rank, allow_none=False):
+    """An int for every spatial axis, or one int for all of them."""
+    if not isinstance(value, list):
+        value = [value] * rank
+    if len(value) != rank:
+        _fail(name, f"needs {rank} value{'s' if rank > 1 else ''} (one per spatial axis), got {len(value)}")
+    if allow_none:
+        return tuple(None if v is None else _int(arg, name, v, evaluate, rank) for v in value)
+    return tuple(_int(arg, name, v, evaluate, rank) for v in value)
+
+
+def _optional_sizes(arg, name, value, evaluate, rank):
+    return _sizes(arg, name, value, evaluate, rank, allow_none=True)
+
+
+def _choice_or_sizes(arg, name, value, evaluate, rank):
+    if isinstance(value, str) and value in arg.choices:
+        return value
+    return _sizes(arg, name, value, evaluate, rank)
+
+
+def _choice(arg, name, value, evaluate, rank):
+    if value not in arg.choices:
+        _fail(name, f"must be one of {', '.join(map(str, arg.choices))}, got {value!r}")
+    return value
+
+
+def _ints(arg, name, value, evaluate, rank):
+    if not isinstance(value, list):
+        _fail(name, f"must be a list of integers, got {value!r}")
+    return tuple(_int(arg, name, v, evaluate, rank) for v in value)
+
+
+def _int_lists(arg, name, value, evaluate, rank):
+    if not isinstance(value, list) or not value:
+        _fail(name, f"must be a non-empty list of lists of integers, got {value!r}")
+    return tuple(_ints(arg, name, row, evaluate, rank) for row in value)
+
+
+_CONVERTERS = {
+    "int": _int, "float": _float, "bool": _bool, "sizes": _sizes,
+    "optional_sizes": _optional_sizes, "choice_or_sizes": _choice_or_sizes,
+    "choice": _choice, "ints": _ints, "int_lists": _int_lists,
+}
+
+
+class Layer:
+    """Base of all layer types. Subclasses set `type` and `args` and override the rules."""
+
+    type: ClassVar[str] = ""
+    category: ClassVar[str] = ""
+    args: ClassVar[dict[str, Arg]] = {}
+    arity: ClassVar[int | None] = 1  # how many inputs; None means two or more
+    rank: ClassVar[int | None] = None  # spatial axes, for kernel_size-like arguments
+    input_rank: ClassVar[int | None] = None  # required per-sample rank of the input
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("type"):
+            REGISTRY[cls.type] = cls
+
+    def __init__(self, **values):
+        for name, arg in self.args.items():
+            if name in values:
+                value = values[name]
+            elif arg.required:
+                raise SpecError(f"missing required argument '{name}' ({arg.doc})", arg=name)
+            else:  # defaults are written in the spec's own terms (e.g. one int for all axes)
+                value = None if arg.default is None else arg.convert(name, arg.default, None, self.rank)
+            setattr(self, name, value)
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks between arguments, once they are all known."""
+
+    @classmethod
+    def from_spec(cls, raw: dict, evaluate: Callable) -> "Layer":
+        values = {name: cls.args[name].convert(name, value, evaluate, cls.rank)
+                  for name, value in raw.items()}
+        return cls(**values)
+
+    def arguments(self) -> dict:
+        return {name: getattr(self, name) for name in self.args}
+
+    # --- the rules; shapes are per sample, without the batch axis ---
+    def output_shape(self, *inputs: Shape) -> Shape:
+        raise NotImplementedError
+
+    def param_shapes(self, *inputs: Shape) -> dict[str, Shape]:
+        return {}
+
+    def buffer_shapes(self, *inputs: Shape) -> dict[str, Shape]:
+        return {}
+
+    def macs(self, out: Shape, *inputs: Shape) -> int:
+        return 0
+
+    def flops(self, out: Shape, *inputs: Shape) -> int:
+        return 0
+
+    # --- helpers for the rules ---
+    def require_rank(self, shape: Shape, rank: int, what: str) -> None:
+        if len(shape) != rank:
+            raise SpecError(f"{self.type} expects a {rank}-D input per sample ({what}), "
+                            f"got {len(shape)}-D {shape_str(shape)}",
+                            hint="add a reshape, permute or flatten before this layer")
+
+    def check_inferred(self, name: str, given, actual: int, source: str) -> None:
+        """An argument that follows from the input must agree with it when given."""
+        if given is not None and given != actual:
+            raise SpecError(f"{name}={given} but the input has {actual} {source}",
+                            arg=name, hint=f"remove '{name}' to infer it, or fix the previous layer")

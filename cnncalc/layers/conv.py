@@ -1,0 +1,103 @@
+"""Convolution, 1-D and 2-D, with groups, dilation, 'same'/'valid' padding and
+LeNet-5-style sparse connection tables."""
+from __future__ import annotations
+
+from ..errors import SpecError
+from .base import Arg, Layer, prod
+from .window import axes_names, check_positive, conv_length
+
+
+class _Conv(Layer):
+    category = "convolution"
+    args = {
+        "out_channels": Arg("int", None, "number of output channels (rows of 'connections' if omitted)", minimum=1),
+        "kernel_size": Arg("sizes", doc="window size, one int or one per spatial axis", minimum=1),
+        "stride": Arg("sizes", 1, "step between windows", minimum=1),
+        "padding": Arg("choice_or_sizes", 0, "zeros added on both sides, or 'same' / 'valid'",
+                       minimum=0, choices=("same", "valid")),
+        "dilation": Arg("sizes", 1, "spacing between kernel elements", minimum=1),
+        "groups": Arg("int", 1, "channel groups (groups = in_channels: depthwise)", minimum=1),
+        "bias": Arg("bool", True, "one additive bias per output channel"),
+        "in_channels": Arg("int", None, "input channels (inferred; checked when given)", minimum=1),
+        "connections": Arg("int_lists", None, "sparse table: for each output map, the input maps it sees"),
+    }
+
+    def validate(self):
+        if self.connections is not None:
+            if self.out_channels is None:
+                self.out_channels = len(self.connections)
+            elif self.out_channels != len(self.connections):
+                raise SpecError(f"out_channels={self.out_channels} but 'connections' has "
+                                f"{len(self.connections)} rows", arg="connections",
+                                hint="give one row of input maps per output map")
+            if self.groups != 1:
+                raise SpecError("'connections' and 'groups' cannot be combined", arg="groups")
+        elif self.out_channels is None:
+            raise SpecError("missing required argument 'out_channels'", arg="out_channels")
+        if self.padding == "same" and any(s != 1 for s in self.stride):
+            raise SpecError(f"padding='same' needs stride 1, got stride={list(self.stride)}",
+                            arg="padding", hint="PyTorch refuses 'same' for strided convolutions; give padding as numbers")
+        if self.out_channels % self.groups:
+            raise SpecError(f"out_channels ({self.out_channels}) must be divisible by groups ({self.groups})",
+                            arg="groups")
+
+    def paddings(self):
+        """Padding per side and axis as (left, right) pairs."""
+        if self.padding == "valid":
+            return tuple((0, 0) for _ in self.kernel_size)
+        if self.padding == "same":
+            total = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+            return tuple((t // 2, t - t // 2) for t in total)
+        return tuple((p, p) for p in self.padding)
+
+    def output_shape(self, x):
+        self.require_rank(x, self.rank + 1, "channels first: [C, " + ", ".join(axes_names(self.rank)) + "]")
+        channels = x[0]
+        self.check_inferred("in_channels", self.in_channels, channels, "channels")
+        if self.connections is not None:
+            for row in self.connections:
+                bad = [i for i in row if not 0 <= i < channels]
+                if bad or not row or len(set(row)) != len(row):
+                    raise SpecError(f"connection row {list(row)} must list distinct input maps in 0..{channels - 1}",
+                                    arg="connections")
+        elif channels % self.groups:
+            raise SpecError(f"input channels ({channels}) must be divisible by groups ({self.groups})",
+                            arg="groups", hint=f"input shape is [{', '.join(map(str, x))}]")
+        pads = self.paddings()
+        # asymmetric 'same' padding adds its total; conv_length's formula takes 2*p
+        lengths = tuple(conv_length(n + left + right - 2 * left, k, s, left, d)
+                        for n, k, s, (left, right), d in zip(x[1:], self.kernel_size, self.stride, pads, self.dilation))
+        check_positive(lengths, x[1:], self.kernel_size, self.stride, [p for p, _ in pads], self.dilation,
+                       axes=axes_names(self.rank))
+        return (self.out_channels, *lengths)
+
+    def kernel_inputs(self, channels: int) -> int:
+        """Input maps summed by all output maps together (sparse or dense)."""
+        if self.connections is not None:
+            return sum(len(row) for row in self.connections)
+        return self.out_channels * (channels // self.groups)
+
+    def param_shapes(self, x):
+        if self.connections is not None:
+            shapes = {f"weight.{j}": (len(row), *self.kernel_size) for j, row in enumerate(self.connections)}
+        else:
+            shapes = {"weight": (self.out_channels, x[0] // self.groups, *self.kernel_size)}
+        if self.bias:
+            shapes["bias"] = (self.out_channels,)
+        return shapes
+
+    def macs(self, out, x):
+        return prod(out[1:]) * self.kernel_inputs(x[0]) * prod(self.kernel_size)
+
+    def flops(self, out, x):
+        return 2 * self.macs(out, x) + (prod(out) if self.bias else 0)
+
+
+class Conv1d(_Conv):
+    type = "conv1d"
+    rank = 1
+
+
+class Conv2d(_Conv):
+    type = "conv2d"
+    rank = 2

@@ -1,0 +1,53 @@
+"""The two LeNet-5 layers (LeCun et al., 1998) that modern libraries lack."""
+from __future__ import annotations
+
+from .base import Arg, Layer, prod
+from .pool import _WindowPool
+
+
+class Subsampling(_WindowPool):
+    """Trainable subsampling (S2, S4): each map's window sum times one coefficient, plus one bias."""
+
+    type = "subsampling"
+    category = "pooling"
+    rank = 2
+    args = {
+        "kernel_size": Arg("sizes", 2, "window size", minimum=1),
+        "stride": Arg("sizes", None, "step between windows (default: kernel_size)", minimum=1),
+        "padding": Arg("sizes", 0, "implicit padding on both sides", minimum=0),
+        "ceil_mode": Arg("bool", False, "round the output size up instead of down"),
+    }
+
+    def param_shapes(self, x):
+        return {"weight": (x[0],), "bias": (x[0],)}
+
+    def macs(self, out, x):
+        return prod(out)  # the coefficient times each window sum
+
+    def flops(self, out, x):
+        # window sum (k-1 adds), times the coefficient, plus the bias
+        return prod(out) * (prod(self.kernel_size) + 1)
+
+
+class RBF(Layer):
+    """Euclidean radial basis output units: y_j = sum_i (x_i - w_ji)^2 on the last axis."""
+
+    type = "rbf"
+    category = "dense"
+    args = {
+        "out_features": Arg("int", doc="number of RBF units (classes)", minimum=1),
+        "in_features": Arg("int", None, "size of the last input axis (inferred; checked when given)", minimum=1),
+    }
+
+    def output_shape(self, x):
+        self.check_inferred("in_features", self.in_features, x[-1], "features on its last axis")
+        return (*x[:-1], self.out_features)
+
+    def param_shapes(self, x):
+        return {"weight": (self.out_features, x[-1])}
+
+    def macs(self, out, x):
+        return prod(x) * self.out_features
+
+    def flops(self, out, x):
+        return 3 * self.macs(out, x)  # subtract, square, accumulate

@@ -1,0 +1,73 @@
+"""Normalisation: batch normalisation and local response normalisation."""
+from __future__ import annotations
+
+from ..errors import SpecError
+from .base import Arg, Layer, prod
+
+
+class _BatchNorm(Layer):
+    """Per-channel (axis 0) normalisation with running statistics.
+
+    Parameters: weight and bias (2C, as PyTorch's parameters()); buffers: running
+    mean and variance (2C). FLOPs at inference: subtract, divide, and (affine) scale
+    and shift per element, plus var + eps and a square root per channel.
+    """
+
+    category = "normalisation"
+    args = {
+        "num_features": Arg("int", None, "channels (inferred; checked when given)", minimum=1),
+        "eps": Arg("float", 1e-5, "added to the variance"),
+        "momentum": Arg("float", 0.1, "running statistics update rate"),
+        "affine": Arg("bool", True, "learn a scale and shift per channel"),
+    }
+    ranks: tuple = ()
+
+    def output_shape(self, x):
+        if len(x) not in self.ranks:
+            expected = " or ".join(f"{r}-D" for r in self.ranks)
+            raise SpecError(f"{self.type} expects a {expected} input per sample, got {len(x)}-D {list(x)}")
+        self.check_inferred("num_features", self.num_features, x[0], "channels")
+        return x
+
+    def param_shapes(self, x):
+        return {"weight": (x[0],), "bias": (x[0],)} if self.affine else {}
+
+    def buffer_shapes(self, x):
+        return {"running_mean": (x[0],), "running_var": (x[0],)}
+
+    def flops(self, out, x):
+        return prod(x) * (4 if self.affine else 2) + 2 * x[0]
+
+
+class BatchNorm1d(_BatchNorm):
+    type = "batchnorm1d"
+    ranks = (1, 2)
+
+
+class BatchNorm2d(_BatchNorm):
+    type = "batchnorm2d"
+    ranks = (3,)
+
+
+class LocalResponseNorm(Layer):
+    """b = a / (k + alpha/n * sum of a^2 over n neighbouring channels)^beta (AlexNet paper).
+
+    FLOPs per element: n squares, n-1 adds, scale, add k, power, divide = 2n + 3.
+    """
+
+    type = "lrn"
+    category = "normalisation"
+    args = {
+        "size": Arg("int", doc="number of neighbouring channels (n)", minimum=1),
+        "alpha": Arg("float", 1e-4, "scale"),
+        "beta": Arg("float", 0.75, "exponent"),
+        "k": Arg("float", 1.0, "additive constant"),
+    }
+
+    def output_shape(self, x):
+        if len(x) < 2:
+            raise SpecError(f"lrn expects a [C, ...] input with positions, got {list(x)}")
+        return x
+
+    def flops(self, out, x):
+        return prod(x) * (2 * self.size + 3)

@@ -1,0 +1,138 @@
+"""Pooling: windowed max/avg (1-D, 2-D), global and adaptive pooling."""
+from __future__ import annotations
+
+from ..errors import SpecError
+from .base import Arg, Layer, prod
+from .window import adaptive_window_total, axes_names, check_positive, pool_length
+
+
+def _spatial_input(layer: Layer, x):
+    layer.require_rank(x, layer.rank + 1, "channels first: [C, " + ", ".join(axes_names(layer.rank)) + "]")
+
+
+class _WindowPool(Layer):
+    category = "pooling"
+    args = {
+        "kernel_size": Arg("sizes", doc="window size", minimum=1),
+        "stride": Arg("sizes", None, "step between windows (default: kernel_size)", minimum=1),
+        "padding": Arg("sizes", 0, "implicit padding on both sides", minimum=0),
+        "ceil_mode": Arg("bool", False, "round the output size up instead of down"),
+    }
+    # extra per-window cost beyond (window - 1) pairwise operations
+    final_ops_per_window = 0
+
+    def validate(self):
+        if self.stride is None:
+            self.stride = self.kernel_size
+        for k, p in zip(self.kernel_size, self.padding):
+            if p > k // 2:  # PyTorch's own check
+                raise SpecError(f"padding {p} is more than half the kernel size {k}", arg="padding",
+                                hint="PyTorch refuses pooling padding above kernel_size // 2")
+
+    def output_shape(self, x):
+        _spatial_input(self, x)
+        dilation = getattr(self, "dilation", (1,) * self.rank)
+        lengths = tuple(pool_length(n, k, s, p, d, self.ceil_mode)
+                        for n, k, s, p, d in zip(x[1:], self.kernel_size, self.stride, self.padding, dilation))
+        check_positive(lengths, x[1:], self.kernel_size, self.stride, self.padding, dilation, self.ceil_mode,
+                       axes=axes_names(self.rank))
+        return (x[0], *lengths)
+
+    def flops(self, out, x):
+        # every window counted as full, including those clipped by padding or ceil_mode
+        return prod(out) * (prod(self.kernel_size) - 1 + self.final_ops_per_window)
+
+
+class _MaxPool(_WindowPool):
+    args = {**_WindowPool.args,
+            "dilation": Arg("sizes", 1, "spacing between window elements", minimum=1)}
+
+
+class _AvgPool(_WindowPool):
+    final_ops_per_window = 1  # the division
+    args = {**_WindowPool.args,
+            "count_include_pad": Arg("bool", True, "divide by the full window size at the borders")}
+
+
+class MaxPool1d(_MaxPool):
+    type = "maxpool1d"
+    rank = 1
+
+
+class MaxPool2d(_MaxPool):
+    type = "maxpool2d"
+    rank = 2
+
+
+class AvgPool1d(_AvgPool):
+    type = "avgpool1d"
+    rank = 1
+
+
+class AvgPool2d(_AvgPool):
+    type = "avgpool2d"
+    rank = 2
+
+
+class _GlobalPool(Layer):
+    """Pool each channel over all its positions: [C, ...] -> [C, 1, ...] (or [C] with keepdims false)."""
+
+    category = "pooling"
+    args = {"keepdims": Arg("bool", True, "keep the pooled axes as size 1, as AdaptivePool(1) does")}
+    final_ops_per_window = 0
+
+    def output_shape(self, x):
+        if len(x) < 2:
+            raise SpecError(f"{self.type} needs a [C, ...] input with at least one position axis, got {list(x)}")
+        return (x[0], *(1,) * (len(x) - 1)) if self.keepdims else (x[0],)
+
+    def flops(self, out, x):
+        return x[0] * (prod(x[1:]) - 1 + self.final_ops_per_window)
+
+
+class GlobalMaxPool(_GlobalPool):
+    type = "global_max_pool"
+
+
+class GlobalAvgPool(_GlobalPool):
+    type = "global_avg_pool"
+    final_ops_per_window = 1
+
+
+class _AdaptivePool(Layer):
+    """Output size fixed; windows [floor(i*L/O), ceil((i+1)*L/O)) as in PyTorch."""
+
+    category = "pooling"
+    args = {"output_size": Arg("optional_sizes", doc="output size per spatial axis (null keeps the input's)",
+                               minimum=1)}
+    final_ops_per_window = 0
+
+    def output_shape(self, x):
+        _spatial_input(self, x)
+        return (x[0], *(n if o is None else o for n, o in zip(x[1:], self.output_size)))
+
+    def flops(self, out, x):
+        visited = x[0] * prod(adaptive_window_total(n, o) for n, o in zip(x[1:], out[1:]))
+        return visited - prod(out) + self.final_ops_per_window * prod(out)
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    type = "adaptive_avgpool1d"
+    rank = 1
+    final_ops_per_window = 1
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    type = "adaptive_avgpool2d"
+    rank = 2
+    final_ops_per_window = 1
+
+
+class AdaptiveMaxPool1d(_AdaptivePool):
+    type = "adaptive_maxpool1d"
+    rank = 1
+
+
+class AdaptiveMaxPool2d(_AdaptivePool):
+    type = "adaptive_maxpool2d"
+    rank = 2

@@ -1,0 +1,69 @@
+"""Layers that only rearrange elements: flatten, reshape, permute, identity."""
+from __future__ import annotations
+
+from ..errors import SpecError
+from .base import Arg, Layer, prod, shape_str
+
+
+class Flatten(Layer):
+    """Merge per-sample axes start_dim..end_dim into one (default: all of them)."""
+
+    type = "flatten"
+    category = "reshape"
+    args = {
+        "start_dim": Arg("int", 0, "first per-sample axis to merge"),
+        "end_dim": Arg("int", -1, "last per-sample axis to merge"),
+    }
+
+    def output_shape(self, x):
+        start = self.start_dim + len(x) if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + len(x) if self.end_dim < 0 else self.end_dim
+        if not 0 <= start <= end < len(x):
+            raise SpecError(f"axes {self.start_dim}..{self.end_dim} do not fit a {len(x)}-D input {shape_str(x)}")
+        return (*x[:start], prod(x[start:end + 1]), *x[end + 1:])
+
+
+class Reshape(Layer):
+    """A new per-sample shape with the same number of elements; one entry may be -1."""
+
+    type = "reshape"
+    category = "reshape"
+    args = {"shape": Arg("ints", doc="the new per-sample shape (one -1 is inferred)")}
+
+    def output_shape(self, x):
+        total = prod(x)
+        unknown = [i for i, d in enumerate(self.shape) if d == -1]
+        if len(unknown) > 1 or any(d == 0 or d < -1 for d in self.shape):
+            raise SpecError(f"shape {list(self.shape)} may hold positive sizes and at most one -1", arg="shape")
+        known = prod(d for d in self.shape if d != -1)
+        if unknown:
+            if total % known:
+                raise SpecError(f"cannot reshape {shape_str(x)} ({total} elements) to {list(self.shape)}: "
+                                f"{total} is not divisible by {known}", arg="shape")
+            return tuple(total // known if d == -1 else d for d in self.shape)
+        if known != total:
+            raise SpecError(f"cannot reshape {shape_str(x)} ({total} elements) to {list(self.shape)} "
+                            f"({known} elements)", arg="shape")
+        return tuple(self.shape)
+
+
+class Permute(Layer):
+    """Reorder per-sample axes: dims [1, 0] turns [L, E] into [E, L]."""
+
+    type = "permute"
+    category = "reshape"
+    args = {"dims": Arg("ints", doc="the new order of the per-sample axes")}
+
+    def output_shape(self, x):
+        if sorted(self.dims) != list(range(len(x))):
+            raise SpecError(f"dims {list(self.dims)} is not a permutation of 0..{len(x) - 1} "
+                            f"for the input {shape_str(x)}", arg="dims")
+        return tuple(x[d] for d in self.dims)
+
+
+class Identity(Layer):
+    type = "identity"
+    category = "reshape"
+
+    def output_shape(self, x):
+        return x

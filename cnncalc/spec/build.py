@@ -1,0 +1,426 @@
+"""Turn a parsed YAML spec into a Network: evaluate variables, expand blocks and
+repeats, name every layer, resolve `from` references and order the graph."""
+from __future__ import annotations
+
+import re
+
+from ..errors import Location, SpecError, closest, did_you_mean
+from ..layers import REGISTRY
+from ..network import INPUT, Network, Node
+from . import expr
+from .source import Mapping, Sequence, load_yaml, read_text
+
+MAX_LAYERS = 1_000_000
+MAX_DIM = 2**31 - 1
+DTYPES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+TOP_KEYS = ("name", "description", "input", "dtype", "vars", "blocks", "layers", "output", "expect")
+LAYER_KEYS = ("type", "name", "from", "when", "trainable")
+INSTANCE_KEYS = ("block", "name", "from", "when", "repeat")
+BLOCK_KEYS = ("args", "layers", "output", "description")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def load(path: str, *, variables: dict | None = None, input_shape=None) -> Network:
+    """Read and build the spec at `path`. `variables` override its `vars:`."""
+    return build(load_yaml(read_text(path), path), path, variables=variables, input_shape=input_shape)
+
+
+def loads(text: str, file: str = "<spec>", **options) -> Network:
+    return build(load_yaml(text, file), file, **options)
+
+
+def build(doc, file: str, *, variables: dict | None = None, input_shape=None) -> Network:
+    if not isinstance(doc, Mapping):
+        raise SpecError(f"a spec must be a mapping (with 'input' and 'layers'), got {_kind(doc)}",
+                        getattr(doc, "loc", Location(file, 1, 1)))
+    _check_keys(doc, TOP_KEYS, "top-level key")
+    for key in ("input", "layers"):
+        if key not in doc:
+            raise SpecError(f"missing required top-level key '{key}'", doc.loc,
+                            hint="a spec needs 'input' (e.g. [3, 224, 224]) and 'layers'")
+    scope = _variables(doc, variables or {})
+    shape = input_shape if input_shape is not None else doc["input"]
+    shape_loc = doc.where("input")
+    dims = _input_shape(shape, shape_loc, scope)
+    dtype = doc.get("dtype", "float32")
+    if dtype not in DTYPES:
+        raise SpecError(f"unknown dtype {dtype!r}", doc.where("dtype"), hint=did_you_mean(dtype, DTYPES, "dtypes"))
+    blocks = doc.get("blocks", Mapping())
+    if not isinstance(blocks, Mapping):
+        raise SpecError(f"'blocks' must be a mapping of block names to definitions, got {_kind(blocks)}",
+                        doc.where("blocks"))
+    for name, definition in blocks.items():
+        _check_block(name, definition, blocks.where(name))
+    layers = doc["layers"]
+    if not isinstance(layers, Sequence) or not layers:
+        raise SpecError("'layers' must be a non-empty list", doc.where("layers"))
+    expander = _Expander(file, blocks)
+    output = expander.body(layers, "", scope, INPUT, (), ())
+    if "output" in doc:
+        output = _qualify("", str(doc["output"]), INPUT)
+        expander.refs_at[output] = doc.where("output")
+    nodes = _order(expander.resolve(), file)
+    output = expander.follow(output, doc.where("output") if "output" in doc else doc.loc)
+    if output not in {node.name for node in nodes}:
+        raise SpecError(f"'output' names '{doc['output']}', which is not a layer", doc.where("output"),
+                        hint=expander._hint(output))
+    expect = doc.get("expect")
+    if expect is not None and not isinstance(expect, Mapping):
+        raise SpecError(f"'expect' must be a mapping, got {_kind(expect)}", doc.where("expect"))
+    name = doc.get("name") or file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return Network(str(name), file, dims, shape_loc, dtype, nodes, output, scope, expect)
+
+
+def _kind(value) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def _check_keys(mapping: Mapping, allowed, what: str, extra=()) -> None:
+    for key in mapping:
+        if key not in allowed and key not in extra:
+            raise SpecError(f"unknown {what} '{key}'", mapping.key_locs[key],
+                            hint=did_you_mean(key, [*allowed, *extra], "allowed"))
+
+
+def _variables(doc: Mapping, overrides: dict) -> dict:
+    """Top-level vars in order (each may use the ones before it), with overrides."""
+    declared = doc.get("vars", Mapping())
+    if not isinstance(declared, Mapping):
+        raise SpecError(f"'vars' must be a mapping of names to values, got {_kind(declared)}", doc.where("vars"))
+    for name in overrides:
+        if name not in declared:
+            raise SpecError(f"--set {name}: the spec has no variable '{name}'", declared.loc,
+                            hint=did_you_mean(name, declared, "variables"))
+    scope: dict = {}
+    for name, value in declared.items():
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z_]\w*$", name) or name in ("index", INPUT):
+            raise SpecError(f"invalid variable name {name!r}", declared.key_locs[name],
+                            hint="variable names are identifiers; 'index' and 'input' are reserved")
+        raw = overrides.get(name, value)
+        scope[name] = _value(raw, scope, declared.where(name))
+    return scope
+
+
+def _value(raw, scope: dict, loc: Location):
+    """A variable or block argument: expressions evaluated; plain words stay strings."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if re.match(r"^[A-Za-z_]\w*$", text) and text not in scope and text not in ("true", "false", "True", "False"):
+            return text  # a word such as 'same', passed on to a layer argument
+        try:
+            return expr.evaluate(text, scope)
+        except SpecError as exc:
+            raise exc.located(loc) from None
+    if isinstance(raw, list):
+        return [_value(item, scope, loc) for item in raw]
+    if isinstance(raw, dict):
+        raise SpecError("a value cannot be a mapping here", loc)
+    return raw
+
+
+def _input_shape(shape, loc: Location, scope: dict) -> tuple:
+    if isinstance(shape, (int, str)) and not isinstance(shape, bool):
+        shape = [shape]
+    if not isinstance(shape, list) or not shape:
+        raise SpecError(f"'input' must be a list of sizes such as [3, 224, 224], got {shape!r}", loc)
+    dims = []
+    for dim in shape:
+        value = _value(dim, scope, loc)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SpecError(f"input sizes must be positive integers, got {value!r} in {list(shape)}", loc)
+        dims.append(value)
+    return tuple(dims)
+
+
+def _check_block(name, definition, loc: Location) -> None:
+    if not isinstance(definition, Mapping):
+        raise SpecError(f"block '{name}' must be a mapping with 'layers' (and optional 'args')", loc)
+    _check_keys(definition, BLOCK_KEYS, f"key in block '{name}'")
+    if name in REGISTRY:
+        raise SpecError(f"block name '{name}' is already a layer type", loc, hint="give the block another name")
+    if not isinstance(definition.get("layers"), Sequence) or not definition["layers"]:
+        raise SpecError(f"block '{name}' needs a non-empty 'layers' list", definition.loc)
+    if not isinstance(definition.get("args", Mapping()), Mapping):
+        raise SpecError(f"'args' of block '{name}' must be a mapping of names to defaults (null: required)",
+                        definition.where("args"))
+
+
+def _qualify(prefix: str, ref: str, input_ref: str) -> str:
+    return input_ref if ref == INPUT else prefix + ref
+
+
+class _Expander:
+    """Walks layer lists, expanding block instances; records nodes and name aliases."""
+
+    def __init__(self, file: str, blocks: Mapping):
+        self.file = file
+        self.blocks = blocks
+        self.nodes: list[Node] = []
+        self.aliases: dict[str, str] = {}  # block instances and skipped layers -> what they stand for
+        self.defined: dict[str, Location] = {INPUT: Location(file)}
+        self.refs_at: dict[str, Location] = {}
+        self.scope_names: dict[str, list] = {}  # prefix -> local names, for hints
+        self.sizes: dict[str, int] = {}
+
+    def body(self, items: Sequence, prefix: str, scope: dict, input_ref: str, path: tuple, stack: tuple) -> str:
+        """Expand a list of layers; returns the qualified name of its output."""
+        explicit = {item["name"] for item in items if isinstance(item, Mapping) and "name" in item}
+        counters: dict[str, int] = {}
+        previous = input_ref
+        for index, item in enumerate(items):
+            loc = items.where(index)
+            if not isinstance(item, Mapping):
+                raise SpecError(f"a layer must be a mapping such as {{type: relu}}, got {item!r}", loc)
+            kind = item.get("block") if "block" in item else item.get("type")
+            if "block" in item and "type" in item:
+                raise SpecError("a layer has either 'type' or 'block', not both", loc)
+            if kind is None:
+                raise SpecError("a layer needs 'type' (a layer type) or 'block' (a block name)", loc,
+                                hint="e.g. {type: conv2d, out_channels: 16, kernel_size: 3}")
+            name = self._name(item, kind, explicit, counters, prefix)
+            sources = self._sources(item, prefix, input_ref, previous)
+            enabled = self._when(item, scope, prefix + name)
+            qualified = prefix + name
+            if not enabled:
+                self.aliases[qualified] = sources[0]
+            elif "block" in item:
+                self.instance(item, prefix, name, scope, sources, path, stack)
+            else:
+                self.layer(item, qualified, scope, sources, path)
+            previous = qualified
+        self.scope_names.setdefault(prefix, []).extend(explicit)
+        return previous
+
+    def _name(self, item: Mapping, kind, explicit: set, counters: dict, prefix: str) -> str:
+        if "name" in item:
+            name = item["name"]
+            if not isinstance(name, (str, int)) or not _NAME.match(str(name)) or name == INPUT:
+                raise SpecError(f"invalid layer name {name!r}", item.where("name"),
+                                hint="names use letters, digits, _ . -; 'input' is reserved")
+            name = str(name)
+        else:
+            base = str(kind)
+            while True:
+                counters[base] = counters.get(base, 0) + 1
+                name = f"{base}_{counters[base]}"
+                if name not in explicit:
+                    break
+        qualified = prefix + name
+        if qualified in self.defined:
+            first = self.defined[qualified]
+            raise SpecError(f"duplicate layer name '{qualified}'", item.where("name"),
+                            hint=f"first defined at {first}; names must be unique")
+        self.defined[qualified] = item.where("name") if "name" in item else item.loc
+        return name
+
+    def _sources(self, item: Mapping, prefix: str, input_ref: str, previous: str) -> list:
+        raw = item.get("from")
+        if raw is None:
+            return [previous]
+        refs = raw if isinstance(raw, list) else [raw]
+        if not refs or not all(isinstance(ref, (str, int)) and not isinstance(ref, bool) for ref in refs):
+            raise SpecError(f"'from' must be a layer name or a list of names, got {raw!r}", item.where("from"))
+        qualified = [_qualify(prefix, str(ref), input_ref) for ref in refs]
+        for ref in qualified:
+            self.refs_at.setdefault(ref, item.where("from"))
+        return qualified
+
+    def _when(self, item: Mapping, scope: dict, qualified: str) -> bool:
+        if "when" not in item:
+            return True
+        value = item["when"]
+        if isinstance(value, str):
+            try:
+                value = expr.evaluate(value, scope)
+            except SpecError as exc:
+                raise exc.located(item.where("when"), qualified) from None
+        if not isinstance(value, bool):
+            raise SpecError(f"'when' must be true or false, got {value!r}", item.where("when"), layer=qualified)
+        return value
+
+    def _count(self, loc: Location, extra: int = 1) -> None:
+        if len(self.nodes) + extra > MAX_LAYERS:
+            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers", loc,
+                            hint="check repeat counts")
+
+    def layer(self, item: Mapping, qualified: str, scope: dict, sources: list, path: tuple) -> None:
+        kind = item["type"]
+        cls = REGISTRY.get(kind)
+        if cls is None:
+            hint = (f"'{kind}' is a block: write 'block: {kind}'" if kind in self.blocks
+                    else did_you_mean(kind, REGISTRY, "layer types"))
+            raise SpecError(f"unknown layer type '{kind}'", item.where("type"), layer=qualified, hint=hint)
+        _check_keys(item, cls.args, f"argument for {kind}", extra=LAYER_KEYS)
+        raw = {key: value for key, value in item.items() if key not in LAYER_KEYS}
+        try:
+            layer = cls.from_spec(raw, lambda text: expr.evaluate(text, scope))
+        except SpecError as exc:
+            raise exc.located(item.where(exc.arg) if exc.arg else item.loc, qualified) from None
+        if cls.arity == 1 and len(sources) != 1:
+            raise SpecError(f"{kind} takes one input, but 'from' names {len(sources)}", item.where("from"),
+                            layer=qualified, hint="merge them first with concat or add")
+        if cls.arity is None and len(sources) < 2:
+            raise SpecError(f"{kind} joins two or more inputs; 'from' must list them", item.where("from"),
+                            layer=qualified, hint=f"e.g. from: [branch1, branch2]")
+        trainable = item.get("trainable", True)
+        if not isinstance(trainable, bool):
+            raise SpecError(f"'trainable' must be true or false, got {trainable!r}", item.where("trainable"),
+                            layer=qualified)
+        self._count(item.loc)
+        self.nodes.append(Node(qualified, layer, sources, item.loc, item.value_locs,
+                               item.value_locs.get("from"), path, trainable))
+
+    def instance(self, item: Mapping, prefix: str, local: str, scope: dict, sources: list, path: tuple,
+                 stack: tuple) -> None:
+        block = item["block"]
+        qualified = prefix + local
+        definition = self.blocks.get(block)
+        if definition is None:
+            hint = (f"'{block}' is a layer type: write 'type: {block}'" if block in REGISTRY
+                    else did_you_mean(block, self.blocks, "blocks"))
+            raise SpecError(f"unknown block '{block}'", item.where("block"), layer=qualified, hint=hint)
+        if block in stack:
+            chain = " -> ".join([*stack, block])
+            raise SpecError(f"block '{block}' contains itself ({chain})", item.where("block"), layer=qualified,
+                            hint="blocks cannot be recursive; use repeat")
+        params = definition.get("args", Mapping())
+        _check_keys(item, params, f"argument for block '{block}'", extra=INSTANCE_KEYS)
+        if len(sources) != 1:
+            raise SpecError(f"block '{block}' takes one input, but 'from' names {len(sources)}",
+                            item.where("from"), layer=qualified)
+        repeated = "repeat" in item
+        count = self._repeat(item, scope, qualified) if repeated else 1
+        self._count(item.where("repeat"), count * self._size(block, stack))
+        previous = sources[0]
+        label = f"{block}×{count}" if repeated else block
+        for index in range(count):
+            inner_scope = self._arguments(item, params, scope, index, count, qualified, block)
+            name = f"{qualified}.{index}" if repeated else qualified
+            inner_path = (*path, (local, label), (str(index), block)) if repeated else (*path, (local, label))
+            output = self.body(definition["layers"], name + ".", inner_scope, previous, inner_path, (*stack, block))
+            if "output" in definition:
+                output = name + "." + str(definition["output"])
+                self.refs_at.setdefault(output, definition.where("output"))
+            self.aliases[name] = output
+            previous = name
+        if repeated:
+            self.aliases[qualified] = previous
+
+    def _repeat(self, item: Mapping, scope: dict, qualified: str) -> int:
+        value = item["repeat"]
+        try:
+            value = expr.evaluate(value, scope) if isinstance(value, str) else value
+        except SpecError as exc:
+            raise exc.located(item.where("repeat"), qualified) from None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SpecError(f"'repeat' must be a positive integer, got {value!r}", item.where("repeat"),
+                            layer=qualified)
+        if value > MAX_LAYERS:
+            raise SpecError(f"'repeat' is {value:,}, above the limit of {MAX_LAYERS:,} layers",
+                            item.where("repeat"), layer=qualified)
+        return value
+
+    def _size(self, block: str, stack: tuple) -> int:
+        """A lower bound of the layers one instance of `block` expands to (literal repeats only)."""
+        if block not in self.sizes:
+            self.sizes[block] = 0  # guards against recursion; reported properly during expansion
+            total = 0
+            for item in self.blocks[block]["layers"]:
+                if not isinstance(item, Mapping):
+                    total += 1
+                elif item.get("block") in self.blocks and item.get("block") not in (*stack, block):
+                    repeat = item.get("repeat", 1)
+                    repeat = repeat if isinstance(repeat, int) and repeat > 0 else 1
+                    total += repeat * self._size(item["block"], (*stack, block))
+                else:
+                    total += 1
+            self.sizes[block] = min(total, MAX_LAYERS + 1)
+        return self.sizes[block]
+
+    def _arguments(self, item: Mapping, params: Mapping, scope: dict, index: int, count: int,
+                   qualified: str, block: str) -> dict:
+        """The scope inside one block instance: globals, given args (evaluated in the caller's
+        scope, where `index` is this repetition's), then defaults (which may use earlier args)."""
+        caller = {**scope, "index": index}
+        inner = {**scope, "index": index, "repeat": count}
+        for name, default in params.items():
+            if name in item:
+                inner[name] = _value(item[name], caller, item.where(name))
+            elif default is None:
+                raise SpecError(f"block '{block}' needs argument '{name}'", item.loc, layer=qualified,
+                                hint=f"add '{name}: ...' to this instance")
+            else:
+                inner[name] = _value(default, inner, params.where(name))
+        return inner
+
+    def follow(self, ref: str, loc: Location) -> str:
+        """The real node a name stands for, through instance and skipped-layer aliases."""
+        seen = set()
+        while ref in self.aliases:
+            if ref in seen:
+                raise SpecError(f"'{ref}' refers to itself", loc)
+            seen.add(ref)
+            ref = self.aliases[ref]
+        return ref
+
+    def resolve(self) -> list:
+        known = {node.name for node in self.nodes} | {INPUT}
+        for node in self.nodes:
+            resolved = []
+            for ref in node.inputs:
+                target = self.follow(ref, node.from_loc or node.loc)
+                if target not in known:
+                    raise SpecError(f"'from' names '{ref}', which is not a layer here", self.refs_at.get(ref, node.loc),
+                                    layer=node.name, hint=self._hint(ref))
+                resolved.append(target)
+            node.inputs = resolved
+        return self.nodes
+
+    def _hint(self, ref: str) -> str:
+        prefix, _, local = ref.rpartition(".")
+        candidates = [n for n in self.defined if n.startswith(prefix + "." if prefix else "")]
+        candidates = [n[len(prefix) + 1:] if prefix else n for n in candidates]
+        near = closest(local if prefix else ref, candidates)
+        return f"did you mean '{near}'?" if near else "names refer to earlier layers in the same list or block"
+
+
+def _order(nodes: list, file: str) -> list:
+    """Inputs before the layers that use them, keeping the spec's order where it allows;
+    a cycle is an error naming it."""
+    by_name = {node.name: node for node in nodes}
+    state: dict[str, int] = {}  # 1: on the current path, 2: placed
+    ordered = []
+    for root in nodes:
+        if state.get(root.name):
+            continue
+        stack = [(root, 0)]
+        state[root.name] = 1
+        while stack:
+            node, position = stack[-1]
+            if position < len(node.inputs):
+                stack[-1] = (node, position + 1)
+                child = by_name.get(node.inputs[position])
+                if child is None:
+                    continue
+                if state.get(child.name) == 1:
+                    names = [n.name for n, _ in stack]
+                    cycle = names[names.index(child.name):] + [child.name]
+                    raise SpecError(f"the layers form a cycle: {' -> '.join(reversed(cycle))}",
+                                    node.from_loc or node.loc, layer=node.name,
+                                    hint="'from' must not lead back to a layer's own output")
+                if not state.get(child.name):
+                    state[child.name] = 1
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                state[node.name] = 2
+                ordered.append(node)
+    return ordered

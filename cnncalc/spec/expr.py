@@ -1,0 +1,227 @@
+"""A small, safe arithmetic language for spec arguments: `4 * width`, `c // 2`,
+`2 if index == 0 else 1`.
+
+Never Python's eval: a tokenizer and a precedence-climbing parser over numbers,
+the spec's own variables, + - * / // % **, comparisons, and/or/not, a conditional,
+and the functions min, max, abs, ceil and floor. Nothing else can be named.
+"""
+from __future__ import annotations
+
+import math
+import operator
+import re
+from functools import lru_cache
+
+from ..errors import SpecError, did_you_mean
+
+MAX_MAGNITUDE = 10**15
+MAX_LENGTH = 500
+
+_TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+)|([A-Za-z_][A-Za-z_0-9]*)|(//|\*\*|==|!=|<=|>=|[-+*/%()<>,]))")
+
+_BINARY = {  # operator: (precedence, function)
+    "or": (1, None), "and": (2, None),
+    "==": (4, operator.eq), "!=": (4, operator.ne), "<": (4, operator.lt),
+    "<=": (4, operator.le), ">": (4, operator.gt), ">=": (4, operator.ge),
+    "+": (5, operator.add), "-": (5, operator.sub),
+    "*": (6, operator.mul), "/": (6, operator.truediv), "//": (6, operator.floordiv),
+    "%": (6, operator.mod), "**": (8, None),
+}
+_FUNCTIONS = {"min": min, "max": max, "abs": abs, "ceil": math.ceil, "floor": math.floor}
+_CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
+
+
+def _tokenize(text: str) -> list[str | int | float]:
+    tokens, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise SpecError(f"cannot read expression '{text}' at '{text[pos:].strip()}'",
+                            hint="expressions may use numbers, variables, + - * / // % **, "
+                                 "comparisons, and/or/not, 'a if c else b', min/max/abs/ceil/floor")
+        number, name, symbol = match.groups()
+        if number is not None:
+            tokens.append(float(number) if "." in number else int(number))
+        else:
+            tokens.append(("name", name) if name else symbol)
+        pos = match.end()
+    return tokens
+
+
+class _Parser:
+    """Builds a tree of tuples: ('num', v) ('var', n) ('call', f, args) ('op', o, a, b) ..."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.pos = 0
+
+    def peek(self):
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, expected=None):
+        token = self.peek()
+        if token is None or (expected is not None and token != expected and token != ("name", expected)):
+            want = f"'{expected}'" if expected else "more"
+            got = "the end" if token is None else f"'{_show(token)}'"
+            raise SpecError(f"in expression '{self.text}': expected {want}, found {got}")
+        self.pos += 1
+        return token
+
+    def parse(self):
+        tree = self.conditional()
+        if self.peek() is not None:
+            raise SpecError(f"in expression '{self.text}': unexpected '{_show(self.peek())}'")
+        return tree
+
+    def conditional(self):
+        value = self.binary(1)
+        if self.peek() == ("name", "if"):
+            self.take()
+            condition = self.binary(1)
+            self.take("else")
+            return ("if", condition, value, self.conditional())
+        return value
+
+    def binary(self, min_prec: int):
+        left = self.unary()
+        while True:
+            token = self.peek()
+            symbol = token[1] if isinstance(token, tuple) and token[1] in ("and", "or") else token
+            if not isinstance(symbol, str) or symbol not in _BINARY:
+                return left
+            prec = _BINARY[symbol][0]
+            if prec < min_prec:
+                return left
+            self.take()
+            # ** is right-associative; comparisons do not chain
+            right = self.binary(prec if symbol == "**" else prec + 1)
+            left = ("op", symbol, left, right)
+
+    def unary(self):
+        token = self.peek()
+        if token in ("-", "+"):
+            self.take()
+            return ("neg" if token == "-" else "pos", self.binary(7))
+        if token == ("name", "not"):
+            self.take()
+            return ("not", self.binary(3))
+        return self.atom()
+
+    def atom(self):
+        token = self.take()
+        if isinstance(token, (int, float)) and not isinstance(token, bool):
+            return ("num", token)
+        if token == "(":
+            inner = self.conditional()
+            self.take(")")
+            return inner
+        if isinstance(token, tuple):
+            name = token[1]
+            if self.peek() == "(":
+                if name not in _FUNCTIONS:
+                    raise SpecError(f"unknown function '{name}' in expression '{self.text}'",
+                                    hint=did_you_mean(name, _FUNCTIONS, "functions"))
+                self.take("(")
+                args = [self.conditional()]
+                while self.peek() == ",":
+                    self.take()
+                    args.append(self.conditional())
+                self.take(")")
+                return ("call", name, args)
+            if name in _CONSTANTS:
+                return ("num", _CONSTANTS[name])
+            return ("var", name)
+        raise SpecError(f"in expression '{self.text}': unexpected '{_show(token)}'")
+
+
+def _show(token) -> str:
+    return token[1] if isinstance(token, tuple) else str(token)
+
+
+@lru_cache(maxsize=4096)
+def parse(text: str):
+    if len(text) > MAX_LENGTH:
+        raise SpecError(f"expression longer than {MAX_LENGTH} characters")
+    return _Parser(text).parse()
+
+
+def evaluate(text: str, variables: dict):
+    """The value of expression `text` with the given variables (a SpecError otherwise)."""
+    return _eval(parse(text), variables, text)
+
+
+def names(text: str) -> set[str]:
+    """The variable names an expression mentions."""
+    found: set[str] = set()
+
+    def walk(tree):
+        if tree[0] == "var":
+            found.add(tree[1])
+        for part in tree[1:]:
+            if isinstance(part, tuple):
+                walk(part)
+            elif isinstance(part, list):
+                for item in part:
+                    walk(item)
+
+    walk(parse(text))
+    return found
+
+
+def _check(value, text):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
+        raise SpecError(f"expression '{text}' gives {value:.3g}, beyond the limit of {MAX_MAGNITUDE:.0e}")
+    return value
+
+
+def _eval(tree, variables, text):
+    kind = tree[0]
+    if kind == "num":
+        return tree[1]
+    if kind == "var":
+        if tree[1] not in variables:
+            raise SpecError(f"unknown variable '{tree[1]}' in expression '{text}'",
+                            hint=did_you_mean(tree[1], variables, "known variables"))
+        return variables[tree[1]]
+    if kind == "if":
+        branch = tree[2] if _eval(tree[1], variables, text) else tree[3]
+        return _eval(branch, variables, text)
+    if kind == "not":
+        return not _eval(tree[1], variables, text)
+    if kind in ("neg", "pos"):
+        value = _number(_eval(tree[1], variables, text), text)
+        return -value if kind == "neg" else value
+    if kind == "call":
+        args = [_number(_eval(arg, variables, text), text) for arg in tree[2]]
+        try:
+            return _check(_FUNCTIONS[tree[1]](*args), text)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise SpecError(f"{tree[1]}() in expression '{text}': {exc}") from None
+    symbol, left_tree, right_tree = tree[1], tree[2], tree[3]
+    left = _eval(left_tree, variables, text)
+    if symbol == "and":
+        return left and _eval(right_tree, variables, text)
+    if symbol == "or":
+        return left or _eval(right_tree, variables, text)
+    right = _eval(right_tree, variables, text)
+    if _BINARY[symbol][0] == 4:  # comparisons work on any pair of plain values
+        try:
+            return _BINARY[symbol][1](left, right)
+        except TypeError:
+            raise SpecError(f"cannot compare {left!r} and {right!r} in expression '{text}'") from None
+    left, right = _number(left, text), _number(right, text)
+    if symbol in ("/", "//", "%") and right == 0:
+        raise SpecError(f"division by zero in expression '{text}'")
+    if symbol == "**":
+        if abs(right) > 64 or (abs(left) > 1 and abs(right) * math.log2(abs(left)) > 60):
+            raise SpecError(f"{left} ** {right} is too large in expression '{text}'")
+        return _check(left ** right, text)
+    return _check(_BINARY[symbol][1](left, right), text)
+
+
+def _number(value, text):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"expression '{text}' does arithmetic on {value!r}, which is not a number")
+    return value

@@ -1,0 +1,124 @@
+"""Propagate shapes through a Network and gather each layer's figures into records."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import SpecError
+from .layers.base import prod, shape_str
+from .network import INPUT, Network
+from .spec.build import DTYPES, MAX_DIM
+
+
+@dataclass
+class LayerRecord:
+    name: str
+    type: str
+    inputs: list
+    output_shape: tuple
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int
+    flops: int
+    param_shapes: dict = field(default_factory=dict)
+    scope: tuple = ()  # ((segment, label), ...) of enclosing block instances
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "type": self.type, "inputs": list(self.inputs),
+                "output_shape": list(self.output_shape), "params": self.params,
+                "trainable_params": self.trainable_params, "buffers": self.buffers,
+                "macs": self.macs, "flops": self.flops}
+
+
+@dataclass
+class Totals:
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int
+    flops: int
+    param_memory: int  # bytes: parameters and buffers
+    activation_memory: int  # bytes: every layer's output for the whole batch
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.params - self.trainable_params
+
+    def to_dict(self) -> dict:
+        return {"params": self.params, "trainable_params": self.trainable_params,
+                "non_trainable_params": self.non_trainable_params, "buffers": self.buffers,
+                "macs": self.macs, "flops": self.flops, "param_memory": self.param_memory,
+                "activation_memory": self.activation_memory}
+
+
+@dataclass
+class Summary:
+    name: str
+    input_shape: tuple
+    output_shape: tuple
+    dtype: str
+    batch: int
+    layers: list
+    totals: Totals
+    network: Network = field(repr=False, default=None)
+
+    def layer(self, name: str) -> LayerRecord:
+        for record in self.layers:
+            if record.name == name:
+                return record
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "input_shape": list(self.input_shape),
+                "output_shape": list(self.output_shape), "dtype": self.dtype, "batch": self.batch,
+                "layers": [record.to_dict() for record in self.layers], "totals": self.totals.to_dict()}
+
+
+def infer_shapes(network: Network) -> dict:
+    """Each node's output shape (and the input's), by the layer types' rules."""
+    shapes = {INPUT: network.input_shape}
+    for node in network.nodes:
+        inputs = [shapes[name] for name in node.inputs]
+        try:
+            out = tuple(node.layer.output_shape(*inputs))
+        except SpecError as exc:
+            loc = node.arg_locs.get(exc.arg, node.loc) if exc.arg else node.loc
+            if exc.hint is None or exc.arg is None:
+                exc.message += f" (input {'shapes' if len(inputs) > 1 else 'shape'}: " \
+                               f"{', '.join(shape_str(s) for s in inputs)})"
+            raise exc.located(loc, node.name) from None
+        if any(d > MAX_DIM for d in out):
+            raise SpecError(f"output shape {shape_str(out)} has a dimension above {MAX_DIM:,}", node.loc,
+                            layer=node.name)
+        shapes[node.name] = out
+    return shapes
+
+
+def summarize(network: Network, batch: int = 1) -> Summary:
+    """Per-layer shapes, parameters, MACs and FLOPs, and their totals.
+
+    MACs, FLOPs and activation memory scale with `batch`; parameters do not."""
+    shapes = infer_shapes(network)
+    records = []
+    for node in network.nodes:
+        inputs = [shapes[name] for name in node.inputs]
+        out = shapes[node.name]
+        layer = node.layer
+        param_shapes = layer.param_shapes(*inputs)
+        params = sum(prod(s) for s in param_shapes.values())
+        records.append(LayerRecord(
+            name=node.name, type=layer.type, inputs=list(node.inputs), output_shape=out,
+            params=params, trainable_params=params if node.trainable else 0,
+            buffers=sum(prod(s) for s in layer.buffer_shapes(*inputs).values()),
+            macs=batch * layer.macs(out, *inputs), flops=batch * layer.flops(out, *inputs),
+            param_shapes=param_shapes, scope=node.scope))
+    width = DTYPES[network.dtype]
+    params = sum(r.params for r in records)
+    buffers = sum(r.buffers for r in records)
+    totals = Totals(
+        params=params, trainable_params=sum(r.trainable_params for r in records), buffers=buffers,
+        macs=sum(r.macs for r in records), flops=sum(r.flops for r in records),
+        param_memory=(params + buffers) * width,
+        activation_memory=batch * width * sum(prod(r.output_shape) for r in records))
+    return Summary(network.name, network.input_shape, shapes[network.output], network.dtype, batch,
+                   records, totals, network)
