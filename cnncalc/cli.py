@@ -27,7 +27,10 @@ class Format(str, Enum):
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=stderr)
+    if not console.is_terminal:
+        console.width = 400  # piped output: never truncate a table column; tables only use what they need
+    return console
 
 
 def report_error(error: CnncalcError) -> None:
