@@ -33,6 +33,12 @@ def _console(stderr: bool = False):
     return console
 
 
+def _color(stream) -> bool:
+    import os
+
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
 def report_error(error: CnncalcError) -> None:
     """Compiler-style: `file:line:col: error: ...`, the source line, a caret, a hint."""
     console = _console(stderr=True)
@@ -97,7 +103,9 @@ def parse_shape(text: str | None):
         dims = [int(part) for part in text.replace("x", ",").split(",") if part.strip()]
     except ValueError:
         raise UsageError(f"--input expects sizes such as 3,224,224, got {text!r}") from None
-    if not dims or any(d < 1 for d in dims):
+    if not dims:
+        raise UsageError(f"--input expects sizes such as 3,224,224, got {text!r}")
+    if any(d < 1 for d in dims):
         raise UsageError(f"--input sizes must be positive, got {text!r}")
     return dims
 
@@ -141,7 +149,7 @@ def summary(
         elif output_format is Format.csv:
             sys.stdout.write(render.to_csv(rows))
         else:
-            render.print_table(_console(), result, rows, outcomes)
+            sys.stdout.write(render.table_text(result, rows, outcomes, color=_color(sys.stdout)))
         return 1 if any(not outcome.ok for outcome in outcomes) else 0
 
     run(action)
@@ -166,6 +174,72 @@ def layers() -> None:
         _console().print(table)
 
     run(action)
+
+
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def check(
+    files: List[str] = typer.Argument(..., metavar="FILE...",
+                                      help="Spec files (a directory stands for the .yaml/.yml files in it)."),
+    output_format: CheckFormat = typer.Option(CheckFormat.text, "--format", "-f",
+                                              help="text: one problem per line; json: for tools."),
+    verify: bool = typer.Option(False, "--verify", help="Also run each network and compare (needs the backend)."),
+    update_expect: bool = typer.Option(False, "--update-expect",
+                                       help="Write the current figures into each spec's expect: block."),
+) -> None:
+    """Check specs: shapes chain, and every expect: figure and budget holds.
+
+    Exit 0 all good, 1 an expectation or budget failed, 2 a spec is invalid."""
+
+    def action():
+        from .check import check_files
+
+        verifier = _verifier() if verify else None
+        if update_expect:
+            from .update_expect import update_files
+
+            report, updated = update_files(files, verify=verifier)
+        else:
+            report, updated = check_files(files, verify=verifier), []
+        if output_format is CheckFormat.json:
+            import json
+
+            data = report.to_dict()
+            if update_expect:
+                data["updated"] = updated
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+            return report.exit_code
+        console = _console()
+        for path, changes in updated:
+            console.print(f"{_escape(path)}: updated {changes} expect figure{'s' if changes != 1 else ''}",
+                          soft_wrap=True)
+        for result in report.results:
+            for problem in result.problems:
+                where = f"{problem.loc}: " if problem.loc else ""
+                console.print(f"{_escape(where)}[bold red]error:[/bold red] {_escape(problem.message)}",
+                              soft_wrap=True)
+                if problem.hint:
+                    console.print(f"  [cyan]hint:[/cyan] {_escape(problem.hint)}", soft_wrap=True)
+        style = "green" if report.exit_code == 0 else "bold red"
+        console.print(f"[{style}]{_escape(report.verdict())}[/{style}]", soft_wrap=True)
+        return report.exit_code
+
+    run(action)
+
+
+def _verifier():
+    """The --verify hook for check: runs each network with the backend, if there is one."""
+    import importlib.util
+
+    if importlib.util.find_spec("cnncalc.backend") is None:
+        raise UsageError("verify backend not available",
+                         hint="check without --verify; running networks needs cnncalc.backend")
+    raise UsageError("verify backend not available",
+                     hint="this cnncalc's backend has no verify entry point for check")
 
 
 def main() -> None:

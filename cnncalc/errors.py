@@ -78,7 +78,7 @@ def closest(word: str, choices) -> str | None:
 
 def did_you_mean(word: str, choices, what: str = "") -> str:
     near = closest(word, choices)
-    listing = ", ".join(sorted(str(c) for c in choices))
+    listing = ", ".join(sorted(str(c) for c in choices)) or "none"
     if near:
         return f"did you mean '{near}'?" + (f" ({what}: {listing})" if what else "")
     return f"{what}: {listing}" if what else ""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from .errors import Location, SpecError, did_you_mean
 from .spec.source import Mapping
@@ -30,7 +31,8 @@ class Outcome:
 
     def message(self) -> str:
         if self.budget:
-            return f"{self.what}: {_fmt(self.actual)} exceeds the budget of {_fmt(self.expected)}"
+            verdict = "is within" if self.ok else "exceeds"
+            return f"{self.what}: {_fmt(self.actual)} {verdict} the budget of {_fmt(self.expected)}"
         return f"{self.what}: expected {_fmt(self.expected)}, got {_fmt(self.actual)}"
 
     def to_dict(self) -> dict:
@@ -56,7 +58,8 @@ def amount(value, loc: Location, what: str) -> int:
     unit = match.group(2).upper() if match else None
     if not match or unit not in _UNITS:
         raise SpecError(f"expect '{what}' must be a number such as 1516, '25.6M' or '1.5GiB', got {value!r}", loc)
-    return round(float(match.group(1).replace(",", "").replace("_", "")) * _UNITS[unit])
+    # Decimal, not float: '1e400'-sized amounts must not overflow, and '25.6M' must be exact
+    return int((Decimal(match.group(1).replace(",", "").replace("_", "")) * _UNITS[unit]).to_integral_value())
 
 
 def _shape(value, loc: Location, what: str) -> tuple:

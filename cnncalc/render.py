@@ -14,7 +14,7 @@ def human(n: int, unit: str = "") -> str:
     """1234567 -> '1.23M'; bytes with unit='B' -> '4.9 MB' (decimal units)."""
     for size, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(n) >= size:
-            value = f"{n / size:.3g}" if n / size < 100 else f"{n / size:.1f}"
+            value = f"{n / size:.2f}" if abs(n) / size < 10 else f"{n / size:.1f}"
             return f"{value} {suffix}{unit}" if unit else f"{value}{suffix}"
     return f"{n} {unit}" if unit else str(n)
 
@@ -77,31 +77,53 @@ def to_csv(rows: list) -> str:
     return out.getvalue()
 
 
-def print_table(console, summary: Summary, rows: list, outcomes: list) -> None:
-    from rich.table import Table
+class _Style:
+    """ANSI styles, or nothing when colour is off (not a terminal, or NO_COLOR)."""
 
-    table = Table(title=f"{summary.name}", title_justify="left", header_style="bold")
-    table.add_column("Layer", no_wrap=True)
-    table.add_column("Type", style="cyan")
-    table.add_column("Output shape", no_wrap=True)
-    for column in ("Params", "MACs", "FLOPs"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_row("input", "", dims(summary.input_shape), "", "", "", style="dim")
+    CODES = {"bold": "1", "dim": "2", "cyan": "36", "green": "32", "red": "31"}
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __call__(self, text: str, style: str) -> str:
+        return f"\x1b[{self.CODES[style]}m{text}\x1b[0m" if self.enabled and text else text
+
+
+def box_table(headers: list, rows: list, right: set, style: _Style, styles: dict | None = None) -> list:
+    """A box-drawn table as lines. Written here rather than with rich.Table, which takes
+    seconds for the thousands of rows a generated network has."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    styles = styles or {}
+
+    def line(cells, paint=True):
+        out = []
+        for i, (cell, width) in enumerate(zip(cells, widths)):
+            text = cell.rjust(width) if i in right else cell.ljust(width)
+            out.append(style(text, styles[i]) if paint and i in styles and cell.strip() else text)
+        return "│ " + " │ ".join(out) + " │"
+
+    rule = lambda left, mid, end, fill: left + mid.join(fill * (w + 2) for w in widths) + end  # noqa: E731
+    head = "┃ " + " ┃ ".join(style(h.ljust(w) if i not in right else h.rjust(w), "bold")
+                            for i, (h, w) in enumerate(zip(headers, widths))) + " ┃"
+    return [rule("┏", "┳", "┓", "━"), head, rule("┡", "╇", "┩", "━"),
+            *(line(r) for r in rows), rule("└", "┴", "┘", "─")]
+
+
+def table_text(summary: Summary, rows: list, outcomes: list, color: bool = False) -> str:
+    style = _Style(color)
+    body = [["input", "", dims(summary.input_shape), "", "", ""]]
     for r in rows:
-        depth = len(r.scope)
-        prefix, _, local = r.name.rpartition(".")
-        name = f"[dim]{prefix}.[/dim]{local}" if depth and prefix else r.name
-        table.add_row(name, r.type, dims(r.output_shape), exact(r.params) if r.params else "-",
-                      exact(r.macs) if r.macs else "-", exact(r.flops) if r.flops else "-")
-    console.print(table)
-    totals = Table.grid(padding=(0, 2))
-    totals.add_column(style="bold")
-    totals.add_column(justify="right")
-    for label, value in totals_lines(summary):
-        totals.add_row(label, value)
-    console.print(totals)
+        body.append([r.name, r.type, dims(r.output_shape), exact(r.params) if r.params else "-",
+                     exact(r.macs) if r.macs else "-", exact(r.flops) if r.flops else "-"])
+    headers = ["Layer", "Type", "Output shape", "Params", "MACs", "FLOPs"]
+    lines = [style(summary.name, "bold"), *box_table(headers, body, {3, 4, 5}, style, {1: "cyan"})]
+    totals = totals_lines(summary)
+    label_width = max(len(label) for label, _ in totals)
+    value_width = max(len(value) for _, value in totals)
+    lines += [f"{style(label.ljust(label_width), 'bold')}  {value.rjust(value_width)}" for label, value in totals]
     if outcomes:
-        console.print()
+        lines.append("")
         for o in outcomes:
-            mark = "[green]✓[/green]" if o.ok else "[red]✗[/red]"
-            console.print(f"{mark} expect {o.message()}", highlight=False)
+            mark = style("✓", "green") if o.ok else style("✗", "red")
+            lines.append(f"{mark} expect {o.message()}")
+    return "\n".join(lines) + "\n"

@@ -83,7 +83,7 @@ def infer_shapes(network: Network) -> dict:
             out = tuple(node.layer.output_shape(*inputs))
         except SpecError as exc:
             loc = node.arg_locs.get(exc.arg, node.loc) if exc.arg else node.loc
-            if exc.hint is None or exc.arg is None:
+            if (exc.hint is None or exc.arg is None) and not all(shape_str(s) in exc.message for s in inputs):
                 exc.message += f" (input {'shapes' if len(inputs) > 1 else 'shape'}: " \
                                f"{', '.join(shape_str(s) for s in inputs)})"
             raise exc.located(loc, node.name) from None

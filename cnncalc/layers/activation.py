@@ -5,6 +5,24 @@ from ..errors import SpecError
 from .base import Arg, Layer, prod
 
 
+def sigmoid(xp, x):
+    """1 / (1 + exp(-x)) as (tanh(x/2) + 1) / 2: no overflow for large |x|."""
+    y = xp.tanh(x * 0.5)
+    y += 1.0
+    y *= 0.5
+    return y
+
+
+def erf(xp, x):
+    """erf from standard functions (the array API has none): Abramowitz & Stegun 7.1.26,
+    absolute error below 1.5e-7."""
+    z = xp.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    y = 1.0 - poly * xp.exp(-z * z)
+    return xp.where(x < 0, -y, y)
+
+
 class Elementwise(Layer):
     """Output shape = input shape; FLOPs = elements x `flops_per_element`."""
 
@@ -21,10 +39,16 @@ class Elementwise(Layer):
 class ReLU(Elementwise):
     type = "relu"  # max(x, 0)
 
+    def forward(self, ops, params, x):
+        return ops.xp.clip(x, min=0.0)
+
 
 class ReLU6(Elementwise):
     type = "relu6"  # min(max(x, 0), 6)
     flops_per_element = 2
+
+    def forward(self, ops, params, x):
+        return ops.xp.clip(x, min=0.0, max=6.0)
 
 
 class LeakyReLU(Elementwise):
@@ -32,24 +56,39 @@ class LeakyReLU(Elementwise):
     flops_per_element = 2
     args = {"negative_slope": Arg("float", 0.01, "slope for negative inputs")}
 
+    def forward(self, ops, params, x):
+        return ops.xp.where(x >= 0, x, x * self.negative_slope)
+
 
 class Sigmoid(Elementwise):
     type = "sigmoid"  # 1 / (1 + exp(-x)): negate, exp, add, divide
     flops_per_element = 4
 
+    def forward(self, ops, params, x):
+        return sigmoid(ops.xp, x)
+
 
 class Tanh(Elementwise):
     type = "tanh"  # one transcendental op
+
+    def forward(self, ops, params, x):
+        return ops.xp.tanh(x)
 
 
 class GELU(Elementwise):
     type = "gelu"  # x/2 * (1 + erf(x/sqrt 2)): divide, erf, add, multiply, multiply
     flops_per_element = 5
 
+    def forward(self, ops, params, x):
+        return x * 0.5 * (erf(ops.xp, x * 0.7071067811865476) + 1.0)
+
 
 class SiLU(Elementwise):
     type = "silu"  # x * sigmoid(x)
     flops_per_element = 5
+
+    def forward(self, ops, params, x):
+        return x * sigmoid(ops.xp, x)
 
 
 class PReLU(Elementwise):
@@ -67,6 +106,11 @@ class PReLU(Elementwise):
 
     def param_shapes(self, x):
         return {"weight": (self.num_parameters or x[0],)}
+
+    def forward(self, ops, params, x):
+        slopes = params("weight", (self.num_parameters or x.shape[1],))
+        slopes = ops.xp.reshape(slopes, (-1, *(1 for _ in x.shape[2:])))  # per channel (axis 1)
+        return ops.xp.where(x >= 0, x, x * slopes)
 
 
 class Softmax(Layer):
@@ -90,6 +134,12 @@ class Softmax(Layer):
         # max (n-1), subtract (n), exp (n), sum (n-1), divide (n) per slice
         return prod(x) // n * (5 * n - 2)
 
+    def forward(self, ops, params, x):
+        xp = ops.xp
+        axis = self.axis + 1 if self.axis >= 0 else self.axis  # past the batch axis
+        e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+        return e / xp.sum(e, axis=axis, keepdims=True)
+
 
 class Dropout(Elementwise):
     """Identity at inference; FLOPs 0."""
@@ -102,3 +152,6 @@ class Dropout(Elementwise):
     def validate(self):
         if not 0 <= self.p <= 1:
             raise SpecError(f"p must be between 0 and 1, got {self.p}", arg="p")
+
+    def forward(self, ops, params, x):
+        return x  # inference

@@ -50,7 +50,13 @@ def _fail(name: str, message: str, hint: str | None = None):
 
 def _scalar(arg: Arg, name, value, evaluate, want: tuple, what: str):
     if isinstance(value, str):
-        value = evaluate(value)
+        try:
+            value = evaluate(value)
+        except SpecError as exc:  # point at this argument, and name it
+            if exc.arg is None:
+                exc.arg = name
+                exc.message = f"argument '{name}' (expected {what}): {exc.message}"
+            raise
     if isinstance(value, float) and int in want and float not in want and value.is_integer():
         value = int(value)
     if isinstance(value, bool) and bool not in want or not isinstance(value, want):
@@ -172,6 +178,15 @@ class Layer:
 
     def flops(self, out: Shape, *inputs: Shape) -> int:
         return 0
+
+    # --- the forward pass (cnncalc verify); arrays have the batch axis first ---
+    def forward(self, ops, params, *inputs):
+        """The layer's output array, computed from `inputs` with the array namespace
+        `ops.xp` only (never a shape rule above), so one implementation runs on NumPy,
+        CuPy and array-api-strict. `params(name, shape)` (and `params.buffer`) hands
+        over the parameters this computation needs, with the shape it needs them in;
+        `ops.matmul` counts the multiply-accumulates it executes. See cnncalc/backend."""
+        raise NotImplementedError(f"layer type '{self.type}' has no forward pass")
 
     # --- helpers for the rules ---
     def require_rank(self, shape: Shape, rank: int, what: str) -> None:

@@ -92,6 +92,41 @@ class _Conv(Layer):
     def flops(self, out, x):
         return 2 * self.macs(out, x) + (prod(out) if self.bias else 0)
 
+    def forward(self, ops, params, x):
+        """im2col by slicing (one strided view per kernel offset, stacked once), then one
+        GEMM; groups as one batched GEMM; a connection table as one GEMM per output map
+        over only the maps it sees, so the executed MACs are the sparse count."""
+        xp = ops.xp
+        batch, channels = x.shape[0], x.shape[1]
+        taps = prod(self.kernel_size)
+        views = ops.windows(ops.pad(x, self.paddings()), self.kernel_size, self.stride, self.dilation)
+        lengths = views[0].shape[2:]
+        positions = prod(lengths)
+        cols = views[0] if taps == 1 else xp.stack(views, axis=2)  # [N, C, (taps,) *lengths]
+        del views
+        cols = xp.reshape(cols, (batch, channels, taps, positions))
+        if self.connections is not None:
+            maps = []
+            for j, row in enumerate(self.connections):
+                weight = params(f"weight.{j}", (len(row), *self.kernel_size))
+                seen = xp.take(cols, xp.asarray(row, dtype=xp.int64), axis=1)
+                maps.append(ops.matmul(xp.reshape(weight, (1, len(row) * taps)),
+                                       xp.reshape(seen, (batch, len(row) * taps, positions))))
+            y = xp.concat(maps, axis=1)
+        elif self.groups == 1:
+            weight = params("weight", (self.out_channels, channels, *self.kernel_size))
+            y = ops.matmul(xp.reshape(weight, (self.out_channels, channels * taps)),
+                           xp.reshape(cols, (batch, channels * taps, positions)))
+        else:
+            groups, per_group = self.groups, channels // self.groups
+            weight = params("weight", (self.out_channels, per_group, *self.kernel_size))
+            y = ops.matmul(xp.reshape(weight, (groups, self.out_channels // groups, per_group * taps)),
+                           xp.reshape(cols, (batch, groups, per_group * taps, positions)))
+        y = xp.reshape(y, (batch, -1, *lengths))
+        if self.bias:
+            y += xp.reshape(params("bias", (y.shape[1],)), (-1, *(1 for _ in lengths)))
+        return y
+
 
 class Conv1d(_Conv):
     type = "conv1d"

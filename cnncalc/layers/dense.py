@@ -34,6 +34,13 @@ class Linear(Layer):
     def flops(self, out, x):
         return 2 * self.macs(out, x) + (prod(out) if self.bias else 0)
 
+    def forward(self, ops, params, x):
+        weight = params("weight", (self.out_features, x.shape[-1]))
+        y = ops.matmul(x, ops.xp.permute_dims(weight, (1, 0)))
+        if self.bias:
+            y += params("bias", (y.shape[-1],))
+        return y
+
 
 class Embedding(Layer):
     """A lookup table: integer tokens [L] -> vectors [L, embedding_dim]."""
@@ -50,3 +57,10 @@ class Embedding(Layer):
 
     def param_shapes(self, x):
         return {"weight": (self.num_embeddings, self.embedding_dim)}
+
+    def forward(self, ops, params, tokens):
+        """Rows of the table picked by integer tokens (a gather: no MACs)."""
+        xp = ops.xp
+        weight = params("weight", (self.num_embeddings, self.embedding_dim))
+        rows = xp.take(weight, xp.reshape(tokens, (-1,)), axis=0)
+        return xp.reshape(rows, (*tokens.shape, weight.shape[1]))

@@ -21,12 +21,17 @@ class Subsampling(_WindowPool):
     def param_shapes(self, x):
         return {"weight": (x[0],), "bias": (x[0],)}
 
-    def macs(self, out, x):
-        return prod(out)  # the coefficient times each window sum
-
     def flops(self, out, x):
-        # window sum (k-1 adds), times the coefficient, plus the bias
+        # window sum (k-1 adds), times the coefficient, plus the bias; not a weighted sum, so no MACs
         return prod(out) * (prod(self.kernel_size) + 1)
+
+    def forward(self, ops, params, x):
+        pads = self.window_pads()
+        sums = self.window_sum(ops, ops.pad(x, pads, 0.0), x.shape[2:])
+        per_map = (x.shape[1], *(1 for _ in pads))
+        y = sums * ops.xp.reshape(params("weight", (x.shape[1],)), per_map)  # one product per window: no MACs
+        y += ops.xp.reshape(params("bias", (x.shape[1],)), per_map)
+        return y
 
 
 class RBF(Layer):
@@ -51,3 +56,7 @@ class RBF(Layer):
 
     def flops(self, out, x):
         return 3 * self.macs(out, x)  # subtract, square, accumulate
+
+    def forward(self, ops, params, x):
+        weight = params("weight", (self.out_features, x.shape[-1]))
+        return ops.sum_of_squares(x[..., None, :] - weight, axis=-1)  # [..., units, features] -> [..., units]

@@ -26,6 +26,9 @@ class Concat(Layer):
                     hint="check the branches' strides and padding, or concatenate along another axis")
         return (*first[:axis], sum(x[axis] for x in xs), *first[axis + 1:])
 
+    def forward(self, ops, params, *xs):
+        return ops.xp.concat(list(xs), axis=self.axis + 1 if self.axis >= 0 else self.axis)
+
 
 class Add(Layer):
     """Element-wise sum of inputs of exactly the same shape (a residual connection)."""
@@ -41,6 +44,15 @@ class Add(Layer):
                                 "add needs exactly equal shapes",
                                 hint="give the shortcut a projection (1x1 conv with the same stride) to match")
         return xs[0]
+
+    def forward(self, ops, params, *xs):
+        for x in xs[1:]:
+            if tuple(x.shape) != tuple(xs[0].shape):  # no broadcasting: add means equal shapes
+                raise ValueError(f"add got arrays of shapes {tuple(xs[0].shape)} and {tuple(x.shape)}")
+        y = xs[0] + xs[1] if len(xs) > 1 else xs[0]
+        for x in xs[2:]:
+            y += x
+        return y
 
     def flops(self, out, *xs):
         return (len(xs) - 1) * prod(out)

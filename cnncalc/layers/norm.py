@@ -38,6 +38,23 @@ class _BatchNorm(Layer):
     def flops(self, out, x):
         return prod(x) * (4 if self.affine else 2) + 2 * x[0]
 
+    def forward(self, ops, params, x):
+        """Inference: (x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel
+        (axis 1), folded into one scale and one shift."""
+        xp = ops.xp
+        channels = x.shape[1]
+        mean = params.buffer("running_mean", (channels,))
+        scale = 1.0 / xp.sqrt(params.buffer("running_var", (channels,)) + self.eps)
+        if self.affine:
+            scale = scale * params("weight", (channels,))
+            shift = params("bias", (channels,)) - mean * scale
+        else:
+            shift = -mean * scale
+        per_channel = (channels, *(1 for _ in x.shape[2:]))
+        y = x * xp.reshape(scale, per_channel)
+        y += xp.reshape(shift, per_channel)
+        return y
+
 
 class BatchNorm1d(_BatchNorm):
     type = "batchnorm1d"
@@ -71,3 +88,14 @@ class LocalResponseNorm(Layer):
 
     def flops(self, out, x):
         return prod(x) * (2 * self.size + 3)
+
+    def forward(self, ops, params, x):
+        """As torch.nn.functional.local_response_norm: the mean of squares over `size`
+        channels (zero-padded size//2 before, (size-1)//2 after)."""
+        squares = ops.pad(x * x, ((self.size // 2, (self.size - 1) // 2), *((0, 0) for _ in x.shape[2:])))
+        ones = (1,) * (x.ndim - 2)
+        views = ops.windows(squares, (self.size, *ones), (1, *ones), (1, *ones))
+        total = views[0] + views[1] if len(views) > 1 else views[0]
+        for view in views[2:]:
+            total += view
+        return x / ops.xp.pow(total * (self.alpha / self.size) + self.k, self.beta)

@@ -42,16 +42,61 @@ class _WindowPool(Layer):
         # every window counted as full, including those clipped by padding or ceil_mode
         return prod(out) * (prod(self.kernel_size) - 1 + self.final_ops_per_window)
 
+    # --- forward pass ---
+    def window_pads(self):
+        """(left, right) padding per spatial axis; ceil_mode pads stride-1 more on the right
+        so that partial windows exist (window_views then drops one that starts there)."""
+        return tuple((p, p + (s - 1 if self.ceil_mode else 0)) for p, s in zip(self.padding, self.stride))
+
+    def window_views(self, ops, padded, spatial):
+        """Strided views of an already padded array, one per kernel offset, and the index
+        that drops a last ceil_mode window starting in the right padding (as PyTorch)."""
+        dilation = getattr(self, "dilation", (1,) * self.rank)
+        views = ops.windows(padded, self.kernel_size, self.stride, dilation)
+        keep = [...]
+        for count, length, s, p in zip(views[0].shape[2:], spatial, self.stride, self.padding):
+            keep.append(slice(0, count - 1 if self.ceil_mode and (count - 1) * s >= length + p else count))
+        return views, tuple(keep)
+
+    def window_sum(self, ops, padded, spatial):
+        views, keep = self.window_views(ops, padded, spatial)
+        total = views[0] + views[1] if len(views) > 1 else views[0]
+        for view in views[2:]:
+            total += view
+        return total[keep]
+
 
 class _MaxPool(_WindowPool):
     args = {**_WindowPool.args,
             "dilation": Arg("sizes", 1, "spacing between window elements", minimum=1)}
+
+    def forward(self, ops, params, x):
+        xp = ops.xp
+        padded = ops.pad(x, self.window_pads(), -float("inf"))
+        views, keep = self.window_views(ops, padded, x.shape[2:])
+        result = xp.maximum(views[0], views[1]) if len(views) > 1 else views[0]
+        for view in views[2:]:
+            result = xp.maximum(result, view)
+        return result[keep]
 
 
 class _AvgPool(_WindowPool):
     final_ops_per_window = 1  # the division
     args = {**_WindowPool.args,
             "count_include_pad": Arg("bool", True, "divide by the full window size at the borders")}
+
+    def forward(self, ops, params, x):
+        """Window sums over a divisor that is itself a window sum, of a mask of the cells
+        that count (PyTorch: the padded input when count_include_pad, else the input;
+        never the extra cells ceil_mode adds)."""
+        xp = ops.xp
+        pads, spatial = self.window_pads(), x.shape[2:]
+        if self.count_include_pad:
+            mask = xp.zeros((1, 1, *(n + left + right for n, (left, right) in zip(spatial, pads))), dtype=x.dtype)
+            mask[(..., *(slice(0, n + 2 * p) for n, p in zip(spatial, self.padding)))] = 1.0
+        else:
+            mask = ops.pad(xp.ones((1, 1, *spatial), dtype=x.dtype), pads, 0.0)
+        return self.window_sum(ops, ops.pad(x, pads, 0.0), spatial) / self.window_sum(ops, mask, spatial)
 
 
 class MaxPool1d(_MaxPool):
@@ -89,6 +134,11 @@ class _GlobalPool(Layer):
     def flops(self, out, x):
         return x[0] * (prod(x[1:]) - 1 + self.final_ops_per_window)
 
+    def forward(self, ops, params, x):
+        axes = tuple(range(2, x.ndim))
+        reduce = ops.xp.max if self.type == "global_max_pool" else ops.xp.mean
+        return reduce(x, axis=axes, keepdims=self.keepdims)
+
 
 class GlobalMaxPool(_GlobalPool):
     type = "global_max_pool"
@@ -114,6 +164,27 @@ class _AdaptivePool(Layer):
     def flops(self, out, x):
         visited = x[0] * prod(adaptive_window_total(n, o) for n, o in zip(x[1:], out[1:]))
         return visited - prod(out) + self.final_ops_per_window * prod(out)
+
+    def forward(self, ops, params, x):
+        """One axis at a time (max and mean of a box are separable): windows
+        [floor(i*L/O), ceil((i+1)*L/O)); equal windows by a reshape when O divides L."""
+        xp = ops.xp
+        reduce = xp.mean if "avg" in self.type else xp.max
+        for axis, size in enumerate(self.output_size, start=2):
+            length = x.shape[axis]
+            if size is None or size == length:
+                continue
+            if length % size == 0:
+                split = (*x.shape[:axis], size, length // size, *x.shape[axis + 1:])
+                x = reduce(xp.reshape(x, split), axis=axis + 1)
+                continue
+            pieces = []
+            for i in range(size):
+                index = [slice(None)] * x.ndim
+                index[axis] = slice(i * length // size, -(-(i + 1) * length // size))
+                pieces.append(reduce(x[tuple(index)], axis=axis, keepdims=True))
+            x = xp.concat(pieces, axis=axis)
+        return x
 
 
 class AdaptiveAvgPool1d(_AdaptivePool):

@@ -22,6 +22,11 @@ class Flatten(Layer):
             raise SpecError(f"axes {self.start_dim}..{self.end_dim} do not fit a {len(x)}-D input {shape_str(x)}")
         return (*x[:start], prod(x[start:end + 1]), *x[end + 1:])
 
+    def forward(self, ops, params, x):
+        start = self.start_dim + 1 if self.start_dim >= 0 else self.start_dim + x.ndim
+        end = self.end_dim + 1 if self.end_dim >= 0 else self.end_dim + x.ndim
+        return ops.xp.reshape(x, (*x.shape[:start], prod(x.shape[start:end + 1]), *x.shape[end + 1:]))
+
 
 class Reshape(Layer):
     """A new per-sample shape with the same number of elements; one entry may be -1."""
@@ -46,6 +51,9 @@ class Reshape(Layer):
                             f"({known} elements)", arg="shape")
         return tuple(self.shape)
 
+    def forward(self, ops, params, x):
+        return ops.xp.reshape(x, (x.shape[0], *self.shape))
+
 
 class Permute(Layer):
     """Reorder per-sample axes: dims [1, 0] turns [L, E] into [E, L]."""
@@ -60,10 +68,16 @@ class Permute(Layer):
                             f"for the input {shape_str(x)}", arg="dims")
         return tuple(x[d] for d in self.dims)
 
+    def forward(self, ops, params, x):
+        return ops.xp.permute_dims(x, (0, *(d + 1 for d in self.dims)))
+
 
 class Identity(Layer):
     type = "identity"
     category = "reshape"
 
     def output_shape(self, x):
+        return x
+
+    def forward(self, ops, params, x):
         return x

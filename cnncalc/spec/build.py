@@ -43,8 +43,9 @@ def build(doc, file: str, *, variables: dict | None = None, input_shape=None) ->
     shape_loc = doc.where("input")
     dims = _input_shape(shape, shape_loc, scope)
     dtype = doc.get("dtype", "float32")
-    if dtype not in DTYPES:
-        raise SpecError(f"unknown dtype {dtype!r}", doc.where("dtype"), hint=did_you_mean(dtype, DTYPES, "dtypes"))
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise SpecError(f"unknown dtype {dtype!r}", doc.where("dtype"),
+                        hint=did_you_mean(str(dtype), DTYPES, "dtypes"))
     blocks = doc.get("blocks", Mapping())
     if not isinstance(blocks, Mapping):
         raise SpecError(f"'blocks' must be a mapping of block names to definitions, got {_kind(blocks)}",
@@ -62,7 +63,13 @@ def build(doc, file: str, *, variables: dict | None = None, input_shape=None) ->
     nodes = _order(expander.resolve(), file)
     output = expander.follow(output, doc.where("output") if "output" in doc else doc.loc)
     if output not in {node.name for node in nodes}:
-        raise SpecError(f"'output' names '{doc['output']}', which is not a layer", doc.where("output"),
+        if "output" in doc:
+            raise SpecError(f"'output' names '{doc['output']}', which is not a layer", doc.where("output"),
+                            hint=expander._hint(output))
+        if output == INPUT:
+            raise SpecError("the network has no layers: every layer is switched off by 'when'",
+                            doc.where("layers"))
+        raise SpecError(f"the network's output '{output}' is not a layer", expander.refs_at.get(output, doc.loc),
                         hint=expander._hint(output))
     expect = doc.get("expect")
     if expect is not None and not isinstance(expect, Mapping):
@@ -79,10 +86,10 @@ def _kind(value) -> str:
     return "nothing" if value is None else f"{type(value).__name__} {value!r}"
 
 
-def _check_keys(mapping: Mapping, allowed, what: str, extra=()) -> None:
+def _check_keys(mapping: Mapping, allowed, what: str, extra=(), *, of: str = "", layer: str | None = None) -> None:
     for key in mapping:
         if key not in allowed and key not in extra:
-            raise SpecError(f"unknown {what} '{key}'", mapping.key_locs[key],
+            raise SpecError(f"unknown {what} '{key}'{of}", mapping.key_locs[key], layer=layer,
                             hint=did_you_mean(key, [*allowed, *extra], "allowed"))
 
 
@@ -93,7 +100,7 @@ def _variables(doc: Mapping, overrides: dict) -> dict:
         raise SpecError(f"'vars' must be a mapping of names to values, got {_kind(declared)}", doc.where("vars"))
     for name in overrides:
         if name not in declared:
-            raise SpecError(f"--set {name}: the spec has no variable '{name}'", declared.loc,
+            raise SpecError(f"--set {name}: the spec has no variable '{name}'", getattr(declared, "loc", doc.loc),
                             hint=did_you_mean(name, declared, "variables"))
     scope: dict = {}
     for name, value in declared.items():
@@ -101,7 +108,12 @@ def _variables(doc: Mapping, overrides: dict) -> dict:
             raise SpecError(f"invalid variable name {name!r}", declared.key_locs[name],
                             hint="variable names are identifiers; 'index' and 'input' are reserved")
         raw = overrides.get(name, value)
-        scope[name] = _value(raw, scope, declared.where(name))
+        try:
+            scope[name] = _value(raw, scope, declared.where(name))
+        except SpecError as exc:
+            if name in overrides:  # the fault is on the command line, not in the spec's value
+                exc.message = f"--set {name}={raw}: {exc.message}"
+            raise
     return scope
 
 
@@ -170,7 +182,8 @@ class _Expander:
 
     def body(self, items: Sequence, prefix: str, scope: dict, input_ref: str, path: tuple, stack: tuple) -> str:
         """Expand a list of layers; returns the qualified name of its output."""
-        explicit = {item["name"] for item in items if isinstance(item, Mapping) and "name" in item}
+        explicit = {item["name"] for item in items
+                    if isinstance(item, Mapping) and isinstance(item.get("name"), (str, int))}
         counters: dict[str, int] = {}
         previous = input_ref
         for index, item in enumerate(items):
@@ -183,6 +196,10 @@ class _Expander:
             if kind is None:
                 raise SpecError("a layer needs 'type' (a layer type) or 'block' (a block name)", loc,
                                 hint="e.g. {type: conv2d, out_channels: 16, kernel_size: 3}")
+            if not isinstance(kind, str):
+                key = "block" if "block" in item else "type"
+                raise SpecError(f"'{key}' must be a name, got {_kind(kind)}", item.where(key),
+                                hint="run 'cnncalc layers' for the layer types" if key == "type" else None)
             name = self._name(item, kind, explicit, counters, prefix)
             sources = self._sources(item, prefix, input_ref, previous)
             enabled = self._when(item, scope, prefix + name)
@@ -244,9 +261,10 @@ class _Expander:
             raise SpecError(f"'when' must be true or false, got {value!r}", item.where("when"), layer=qualified)
         return value
 
-    def _count(self, loc: Location, extra: int = 1) -> None:
+    def _count(self, loc: Location, extra: int = 1, layer: str | None = None) -> None:
         if len(self.nodes) + extra > MAX_LAYERS:
-            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers", loc,
+            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers "
+                            f"({len(self.nodes):,} so far, and at least {extra:,} more here)", loc, layer=layer,
                             hint="check repeat counts")
 
     def layer(self, item: Mapping, qualified: str, scope: dict, sources: list, path: tuple) -> None:
@@ -256,7 +274,7 @@ class _Expander:
             hint = (f"'{kind}' is a block: write 'block: {kind}'" if kind in self.blocks
                     else did_you_mean(kind, REGISTRY, "layer types"))
             raise SpecError(f"unknown layer type '{kind}'", item.where("type"), layer=qualified, hint=hint)
-        _check_keys(item, cls.args, f"argument for {kind}", extra=LAYER_KEYS)
+        _check_keys(item, cls.args, "argument", extra=LAYER_KEYS, of=f" for {kind}", layer=qualified)
         raw = {key: value for key, value in item.items() if key not in LAYER_KEYS}
         try:
             layer = cls.from_spec(raw, lambda text: expr.evaluate(text, scope))
@@ -290,13 +308,13 @@ class _Expander:
             raise SpecError(f"block '{block}' contains itself ({chain})", item.where("block"), layer=qualified,
                             hint="blocks cannot be recursive; use repeat")
         params = definition.get("args", Mapping())
-        _check_keys(item, params, f"argument for block '{block}'", extra=INSTANCE_KEYS)
+        _check_keys(item, params, "argument", extra=INSTANCE_KEYS, of=f" for block '{block}'", layer=qualified)
         if len(sources) != 1:
             raise SpecError(f"block '{block}' takes one input, but 'from' names {len(sources)}",
                             item.where("from"), layer=qualified)
         repeated = "repeat" in item
         count = self._repeat(item, scope, qualified) if repeated else 1
-        self._count(item.where("repeat"), count * self._size(block, stack))
+        self._count(item.where("repeat"), count * self._size(block, stack), qualified)
         previous = sources[0]
         label = f"{block}×{count}" if repeated else block
         for index in range(count):
@@ -336,7 +354,8 @@ class _Expander:
             for item in self.blocks[block]["layers"]:
                 if not isinstance(item, Mapping):
                     total += 1
-                elif item.get("block") in self.blocks and item.get("block") not in (*stack, block):
+                elif (isinstance(item.get("block"), str) and item["block"] in self.blocks
+                      and item["block"] not in (*stack, block)):
                     repeat = item.get("repeat", 1)
                     repeat = repeat if isinstance(repeat, int) and repeat > 0 else 1
                     total += repeat * self._size(item["block"], (*stack, block))
@@ -352,13 +371,19 @@ class _Expander:
         caller = {**scope, "index": index}
         inner = {**scope, "index": index, "repeat": count}
         for name, default in params.items():
-            if name in item:
-                inner[name] = _value(item[name], caller, item.where(name))
-            elif default is None:
-                raise SpecError(f"block '{block}' needs argument '{name}'", item.loc, layer=qualified,
-                                hint=f"add '{name}: ...' to this instance")
-            else:
-                inner[name] = _value(default, inner, params.where(name))
+            try:
+                if name in item:
+                    inner[name] = _value(item[name], caller, item.where(name))
+                elif default is None:
+                    raise SpecError(f"block '{block}' needs argument '{name}'", item.loc, layer=qualified,
+                                    hint=f"add '{name}: ...' to this instance")
+                else:
+                    inner[name] = _value(default, inner, params.where(name))
+            except SpecError as exc:
+                if exc.layer is None:
+                    where = "" if name in item else " (its default)"
+                    exc.message = f"block '{block}' argument '{name}'{where}: {exc.message}"
+                raise exc.located(item.loc, qualified) from None
         return inner
 
     def follow(self, ref: str, loc: Location) -> str:

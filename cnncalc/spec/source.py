@@ -15,7 +15,7 @@ try:  # libyaml's composer is several times faster on large specs
 except ImportError:  # pragma: no cover - pure-Python fallback
     from yaml import SafeLoader as _Loader
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_NODES = 2_000_000
 MAX_DEPTH = 64
 
@@ -80,10 +80,17 @@ def load_yaml(text: str, file: str = "<spec>"):
         problem = exc.problem or exc.context or "invalid YAML"
         raise SpecError(f"YAML syntax error: {problem}", loc,
                         hint="check indentation, colons and brackets near this line") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. a control character
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - text.rfind("\n", 0, exc.position)
+        code = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        raise SpecError(f"YAML error: character #x{code:04x} is not allowed ({exc.reason})",
+                        Location(file, line, col)) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"YAML error: {exc}", Location(file)) from None
+        raise SpecError(f"YAML error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                        Location(file)) from None
     if node is None:
-        raise SpecError("the file is empty", Location(file),
+        raise SpecError("the file is empty", Location(file, 1, 1),
                         hint="a spec is a mapping with at least 'input' and 'layers'")
     return _Builder(file).build(node, 0)
 

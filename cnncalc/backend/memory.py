@@ -1,0 +1,102 @@
+"""Peak memory of a verify run, estimated from the symbolic shapes before anything is
+allocated: all parameters and buffers, plus at each layer the activations still alive
+(those a later layer reads), its output and its working arrays (im2col columns, padded
+copies, temporaries)."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..layers.base import prod
+from ..network import INPUT
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
+          "g": 1024**3, "gb": 1024**3, "gib": 1024**3, "t": 1024**4, "tb": 1024**4, "tib": 1024**4}
+
+
+@dataclass
+class Estimate:
+    params: int  # bytes of parameters and buffers
+    activations: int  # bytes of activations and working arrays alive at the worst layer
+    layer: str  # where that is
+
+    @property
+    def total(self) -> int:
+        return self.params + self.activations
+
+
+def parse_size(text: str) -> int:
+    """'4GB', '512M', '1.5GiB', '1000000' -> bytes (binary units)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    if not match or match.group(2).lower() not in _UNITS:
+        raise UsageError(f"--max-memory expects a size such as 4GB or 512MB, got {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def human(size: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.2f} {unit}"
+    return f"{size} B"
+
+
+def available_ram() -> int:
+    """MemAvailable from /proc/meminfo, else free physical pages."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 1024**3
+
+
+def last_uses(network) -> dict:
+    """For each value (the input and every node), the index of the last node reading it."""
+    last = {}
+    for index, node in enumerate(network.nodes):
+        for name in node.inputs:
+            last[name] = index
+    return last
+
+
+def workspace(layer, inputs: list, out: tuple) -> int:
+    """Elements of the working arrays a layer's forward pass allocates besides its output."""
+    if layer.type in ("conv1d", "conv2d"):
+        x = inputs[0]
+        padded = prod(n + sum(p) for n, p in zip(x[1:], layer.paddings())) * x[0]
+        taps = prod(layer.kernel_size)
+        return (padded if padded != prod(x) else 0) + (x[0] * taps * prod(out[1:]) if taps > 1 else 0)
+    if layer.type in ("flatten", "reshape", "permute", "identity", "dropout"):
+        return 0
+    return 2 * prod(out)  # a padded copy or a temporary or two
+
+
+def estimate(network, shapes: dict, batch: int, itemsize: int) -> Estimate:
+    params = 0
+    for node in network.nodes:
+        inputs = [shapes[name] for name in node.inputs]
+        params += sum(prod(s) for s in node.layer.param_shapes(*inputs).values())
+        params += sum(prod(s) for s in node.layer.buffer_shapes(*inputs).values())
+    last = last_uses(network)
+    alive = {INPUT: prod(shapes[INPUT])}
+    worst, where = 0, INPUT
+    for index, node in enumerate(network.nodes):
+        out = shapes[node.name]
+        inputs = [shapes[name] for name in node.inputs]
+        now = sum(alive.values()) + prod(out) + workspace(node.layer, inputs, out)
+        if now > worst:
+            worst, where = now, node.name
+        alive[node.name] = prod(out)
+        for name in set(node.inputs):
+            if last.get(name) == index and name != network.output:
+                alive.pop(name, None)
+        if node.name not in last and node.name != network.output:
+            alive.pop(node.name, None)
+    return Estimate(params * itemsize, worst * batch * itemsize, where)

@@ -1,0 +1,119 @@
+"""Parameters: materialised from the shapes each layer type declares, handed to the
+forward pass by an accessor that records what the computation actually consumed.
+
+Initialisation (NumPy's Generator on the host, then moved to the backend, so a seed
+gives the same weights on every backend):
+  conv / linear weights   He normal, std sqrt(2 / fan_in) (fan_in: all axes but the first;
+                          a sparse-conv row `weight.j` is one output map's whole fan-in)
+  rbf centres             Glorot uniform, limit sqrt(6 / (fan_in + fan_out))
+  embedding rows          N(0, 1), as PyTorch
+  biases                  U(-0.1, 0.1), non-zero so that a mis-wired bias shows
+  other 1-D weights       U(0.5, 1.5) (batch-norm scales, PReLU slopes, subsampling coefficients)
+  running_mean / _var     N(0, 0.1^2) / U(0.5, 1.5)
+"""
+from __future__ import annotations
+
+import math
+
+from ..layers.base import prod, shape_str
+
+
+def initial(rng, layer_type: str, name: str, shape: tuple, dtype: str):
+    """A NumPy array of `shape` for parameter (or buffer) `name` of a `layer_type` layer."""
+    shape = tuple(int(d) for d in shape)
+    if name == "running_var":
+        return rng.uniform(0.5, 1.5, shape).astype(dtype)
+    if name == "running_mean":
+        return (rng.standard_normal(shape, dtype=dtype) * 0.1).astype(dtype)
+    if name.startswith("bias"):
+        return rng.uniform(-0.1, 0.1, shape).astype(dtype)
+    if len(shape) < 2:
+        return rng.uniform(0.5, 1.5, shape).astype(dtype)
+    if layer_type == "embedding":
+        return rng.standard_normal(shape, dtype=dtype)
+    fan_in = prod(shape) if "." in name else prod(shape[1:])
+    if layer_type == "rbf":
+        limit = math.sqrt(6.0 / (fan_in + shape[0]))
+        return rng.uniform(-limit, limit, shape).astype(dtype)
+    weights = rng.standard_normal(shape, dtype=dtype)
+    weights *= math.sqrt(2.0 / max(fan_in, 1))
+    return weights
+
+
+class Params:
+    """What a forward pass receives as `params`: `params(name, shape)` for a parameter,
+    `params.buffer(name, shape)` for a buffer. The shape is the one the computation
+    needs (from its input array and arguments); when the layer's rule declared none, or
+    another shape, the mismatch is noted and a fresh array of the needed shape stands in,
+    so the pass goes on. `used` holds what was consumed: the actual parameter count."""
+
+    def __init__(self, declared: dict, declared_buffers: dict, make):
+        self.declared, self.declared_buffers = declared, declared_buffers
+        self.make = make  # (name, shape) -> array, for a missing or mis-shaped one
+        self.used: dict = {}
+        self.used_buffers: dict = {}
+        self.problems: list = []
+
+    def __call__(self, name: str, shape):
+        return self._take(name, shape, self.declared, self.used, "parameter")
+
+    def buffer(self, name: str, shape):
+        return self._take(name, shape, self.declared_buffers, self.used_buffers, "buffer")
+
+    def _take(self, name, shape, declared, used, what):
+        shape = tuple(int(d) for d in shape)
+        array = declared.get(name)
+        if array is None:
+            self.problems.append(f"the forward pass needs {what} '{name}' {shape_str(shape)}, "
+                                 "which the layer's rule does not declare")
+            array = self.make(name, shape)
+        elif tuple(array.shape) != shape:
+            self.problems.append(f"the forward pass needs {what} '{name}' as {shape_str(shape)}, "
+                                 f"the layer's rule declares {shape_str(tuple(array.shape))}")
+            array = self.make(name, shape)
+        used[name] = shape
+        return array
+
+    def unused(self) -> list:
+        return [n for n in self.declared if n not in self.used] + \
+               [n for n in self.declared_buffers if n not in self.used_buffers]
+
+    @property
+    def count(self) -> int:
+        return sum(prod(s) for s in self.used.values())
+
+    @property
+    def buffer_count(self) -> int:
+        return sum(prod(s) for s in self.used_buffers.values())
+
+
+def materialise(network, shapes: dict, xp, dtype: str = "float32", seed: int = 0) -> dict:
+    """{node name: (parameters, buffers)}, each {name: backend array}, with the shapes the
+    layer types declare, in node order from one seeded generator."""
+    import numpy
+
+    rng = numpy.random.default_rng(seed)
+    result = {}
+    for node in network.nodes:
+        inputs = [shapes[name] for name in node.inputs]
+        layer = node.layer
+        params = {name: xp.asarray(initial(rng, layer.type, name, shape, dtype))
+                  for name, shape in layer.param_shapes(*inputs).items()}
+        buffers = {name: xp.asarray(initial(rng, layer.type, name, shape, dtype))
+                   for name, shape in layer.buffer_shapes(*inputs).items()}
+        result[node.name] = (params, buffers)
+    return result
+
+
+def random_input(network, xp, batch: int, dtype: str = "float32", seed: int = 0):
+    """A random batch for the network's input: N(0, 1) values, or integer tokens below the
+    smallest vocabulary when an embedding reads the input."""
+    import numpy
+
+    rng = numpy.random.default_rng([seed, 1])
+    shape = (batch, *network.input_shape)
+    vocab = [node.layer.num_embeddings for node in network.nodes
+             if node.type == "embedding" and "input" in node.inputs]
+    if vocab:
+        return xp.asarray(rng.integers(0, min(vocab), shape, dtype=numpy.int64))
+    return xp.asarray(rng.standard_normal(shape, dtype=dtype))

@@ -1,0 +1,177 @@
+"""Check many spec files in one process: parse, propagate shapes, and evaluate each
+spec's `expect:` block (exact figures and budgets).
+
+Every file gets a `FileResult` whatever it holds: a spec that cannot be read or built
+is `invalid` (exit 2), one whose expectations or budgets fail is `failed` (exit 1).
+Nothing a file contains can make `check_files` raise; a bug in cnncalc itself is
+recorded as `internal` (exit 3) with its traceback, so that one bad file never hides
+the results of the others.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from .errors import CnncalcError, Location
+
+OK, FAILED, INVALID, INTERNAL = "ok", "failed", "invalid", "internal"
+EXIT_CODES = {OK: 0, FAILED: 1, INVALID: 2, INTERNAL: 3}
+SPEC_SUFFIXES = (".yaml", ".yml")
+UPDATE_HINT = "if the new figure is right, accept it with: cnncalc check --update-expect {file}"
+
+
+@dataclass
+class Problem:
+    """One line of a report: `file:line:col: error: message`, maybe with a hint."""
+
+    loc: Location
+    message: str
+    hint: str | None = None
+    kind: str = "invalid"  # "invalid" (the spec), "expect" (a figure), "budget", "internal"
+
+    def __post_init__(self):  # one problem, one line: a newline inside a quoted value is shown as \n
+        self.message = _one_line(self.message)
+        self.hint = _one_line(self.hint) if self.hint else self.hint
+
+    def headline(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        return f"{where}error: {self.message}"
+
+    def to_dict(self) -> dict:
+        loc = self.loc or Location()
+        return {"file": loc.file, "line": loc.line, "col": loc.col, "kind": self.kind,
+                "message": self.message, "hint": self.hint}
+
+
+def _one_line(text: str) -> str:
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str = OK
+    problems: list = field(default_factory=list)
+    outcomes: list = field(default_factory=list)  # expect.Outcome, passed and failed
+    summary: object = None  # summary.Summary when the spec could be built
+    seconds: float = 0.0
+    traceback: str | None = None  # only for status "internal"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def to_dict(self) -> dict:
+        data = {"file": self.path, "status": self.status,
+                "problems": [problem.to_dict() for problem in self.problems],
+                "expect": [outcome.to_dict() for outcome in self.outcomes]}
+        if self.summary is not None:
+            data["name"] = self.summary.name
+            data["output_shape"] = list(self.summary.output_shape)
+            data["totals"] = self.summary.totals.to_dict()
+        return data
+
+
+@dataclass
+class Report:
+    results: list
+
+    @property
+    def exit_code(self) -> int:
+        return max((result.exit_code for result in self.results), default=0)
+
+    def counts(self) -> dict:
+        counts = {OK: 0, FAILED: 0, INVALID: 0, INTERNAL: 0}
+        for result in self.results:
+            counts[result.status] += 1
+        return counts
+
+    def verdict(self) -> str:
+        counts = self.counts()
+        files = len(self.results)
+        noun = "file" if files == 1 else "files"
+        failed_checks = sum(1 for r in self.results for o in r.outcomes if not o.ok)
+        if self.exit_code == 0:
+            checks = sum(len(r.outcomes) for r in self.results)
+            return f"ok: {files} {noun} checked, {checks} expectation{'s' if checks != 1 else ''} met"
+        parts = []
+        if counts[INVALID]:
+            parts.append(f"{counts[INVALID]} invalid")
+        if counts[FAILED]:
+            parts.append(f"{counts[FAILED]} failed ({failed_checks} expectation"
+                         f"{'s' if failed_checks != 1 else ''} not met)")
+        if counts[INTERNAL]:
+            parts.append(f"{counts[INTERNAL]} internal error{'s' if counts[INTERNAL] != 1 else ''}")
+        parts.append(f"{counts[OK]} ok")
+        return f"FAILED: {files} {noun} checked: " + ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"files": [result.to_dict() for result in self.results],
+                "counts": self.counts(), "exit_code": self.exit_code, "verdict": self.verdict()}
+
+
+def expand_paths(paths) -> list:
+    """Files as given; a directory stands for the .yaml/.yml files under it (sorted)."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = []
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found += [os.path.join(root, name) for name in names if name.endswith(SPEC_SUFFIXES)]
+            files += sorted(found)
+        else:
+            files.append(path)
+    return files
+
+
+def check_file(path: str, *, verify=None) -> FileResult:
+    """Check one spec file. `verify`, when given, is called with the built Network and
+    must return a list of Problems (empty when the spec's figures hold when run)."""
+    started = time.perf_counter()
+    result = FileResult(path)
+    try:
+        _check(result, path, verify)
+    except CnncalcError as error:
+        result.status = INVALID
+        result.problems.append(problem_from_error(error, path))
+    except Exception as error:  # a bug in cnncalc: keep going with the other files
+        result.status = INTERNAL
+        result.traceback = traceback.format_exc()
+        result.problems.append(Problem(Location(path), f"internal error: {type(error).__name__}: {error}",
+                                       "this is a bug in cnncalc; please report it with this spec",
+                                       kind="internal"))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _check(result: FileResult, path: str, verify) -> None:
+    from .expect import check
+    from .spec.build import load
+    from .summary import summarize
+
+    network = load(path)
+    summary = summarize(network)
+    result.summary = summary
+    result.outcomes = check(summary, network.expect)
+    for outcome in result.outcomes:
+        if not outcome.ok:
+            hint = None if outcome.budget else UPDATE_HINT.format(file=path)
+            result.problems.append(Problem(outcome.loc, outcome.message(), hint,
+                                           kind="budget" if outcome.budget else "expect"))
+    if verify is not None:
+        result.problems += verify(network)
+    if result.problems:
+        result.status = FAILED
+
+
+def problem_from_error(error: CnncalcError, path: str) -> Problem:
+    layer = f"layer '{error.layer}': " if error.layer else ""
+    return Problem(error.loc or Location(path), layer + error.message, error.hint)
+
+
+def check_files(paths, *, verify=None) -> Report:
+    """Check every file (directories expanded); never raises for what a file holds."""
+    return Report([check_file(path, verify=verify) for path in expand_paths(paths)])
