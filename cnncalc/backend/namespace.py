@@ -22,7 +22,7 @@ class _Compat:
     def __init__(self, module: types.ModuleType):
         self._module = module
         self.__name__ = module.__name__
-        for name, fallback in (("concat", "concatenate"), ("permute_dims", "transpose")):
+        for name, fallback in (("concat", "concatenate"), ("permute_dims", "transpose"), ("pow", "power")):
             if not hasattr(module, name):
                 setattr(self, name, getattr(module, fallback))
         if not hasattr(module, "astype"):

@@ -129,11 +129,10 @@ class Layer:
     """Base of all layer types. Subclasses set `type` and `args` and override the rules."""
 
     type: ClassVar[str] = ""
-    category: ClassVar[str] = ""
+    category: ClassVar[str] = ""  # for `cnncalc layers`: convolution, pooling, dense, ...
     args: ClassVar[dict[str, Arg]] = {}
     arity: ClassVar[int | None] = 1  # how many inputs; None means two or more
     rank: ClassVar[int | None] = None  # spatial axes, for kernel_size-like arguments
-    input_rank: ClassVar[int | None] = None  # required per-sample rank of the input
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -64,8 +64,8 @@ class _Conv(Layer):
             raise SpecError(f"input channels ({channels}) must be divisible by groups ({self.groups})",
                             arg="groups", hint=f"input shape is [{', '.join(map(str, x))}]")
         pads = self.paddings()
-        # asymmetric 'same' padding adds its total; conv_length's formula takes 2*p
-        lengths = tuple(conv_length(n + left + right - 2 * left, k, s, left, d)
+        # the padded length with no further padding: 'same' may pad one side more
+        lengths = tuple(conv_length(n + left + right, k, s, 0, d)
                         for n, k, s, (left, right), d in zip(x[1:], self.kernel_size, self.stride, pads, self.dilation))
         check_positive(lengths, x[1:], self.kernel_size, self.stride, [p for p, _ in pads], self.dilation,
                        axes=axes_names(self.rank))
