@@ -29,7 +29,7 @@ class Problem:
     loc: Location
     message: str
     hint: str | None = None
-    kind: str = "invalid"  # "invalid" (the spec), "expect" (a figure), "budget", "internal"
+    kind: str = "invalid"  # "invalid" (the spec), "expect" (a figure), "budget", "verify", "internal"
 
     def __post_init__(self):  # one problem, one line: a newline inside a quoted value is shown as \n
         self.message = _one_line(self.message)
@@ -93,6 +93,7 @@ class Report:
         files = len(self.results)
         noun = "file" if files == 1 else "files"
         failed_checks = sum(1 for r in self.results for o in r.outcomes if not o.ok)
+        mismatches = sum(1 for r in self.results for p in r.problems if p.kind == "verify")
         if self.exit_code == 0:
             checks = sum(len(r.outcomes) for r in self.results)
             return f"ok: {files} {noun} checked, {checks} expectation{'s' if checks != 1 else ''} met"
@@ -100,8 +101,9 @@ class Report:
         if counts[INVALID]:
             parts.append(f"{counts[INVALID]} invalid")
         if counts[FAILED]:
-            parts.append(f"{counts[FAILED]} failed ({failed_checks} expectation"
-                         f"{'s' if failed_checks != 1 else ''} not met)")
+            why = [f"{failed_checks} expectation{'s' if failed_checks != 1 else ''} not met"] if failed_checks else []
+            why += [f"{mismatches} layer{'s disagree' if mismatches != 1 else ' disagrees'} when run"] if mismatches else []
+            parts.append(f"{counts[FAILED]} failed ({', '.join(why)})")
         if counts[INTERNAL]:
             parts.append(f"{counts[INTERNAL]} internal error{'s' if counts[INTERNAL] != 1 else ''}")
         parts.append(f"{counts[OK]} ok")
@@ -121,7 +123,7 @@ def expand_paths(paths) -> list:
             for root, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found += [os.path.join(root, name) for name in names if name.endswith(SPEC_SUFFIXES)]
-            files += sorted(found)
+            files += sorted(found) or [path]  # none: the directory itself is reported
         else:
             files.append(path)
     return files
@@ -165,6 +167,31 @@ def _check(result: FileResult, path: str, verify) -> None:
         result.problems += verify(network)
     if result.problems:
         result.status = FAILED
+
+
+def verify_problems(network) -> list:
+    """`--verify`: run the network with cnncalc.backend (NumPy) and turn every layer whose
+    run disagrees with the rules into a Problem at that layer's line."""
+    from .backend import verify
+
+    result = verify(network)
+    where = {node.name: node.loc for node in network.nodes}
+    problems = []
+    for row in result.failures:
+        details = [f"{what.replace('_', ' ')}: rules say {_shown(check.rule)}, the run gave {_shown(check.run)}"
+                   for what, check in (("output_shape", row.shape), ("params", row.params),
+                                       ("buffers", row.buffers), ("macs", row.macs)) if not check.ok]
+        details += row.notes()
+        problems.append(Problem(where.get(row.name, Location(network.file)),
+                                f"verify: layer '{row.name}': " + "; ".join(details or ["the run disagrees"]),
+                                kind="verify"))
+    return problems
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return "nothing (it did not run)" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def problem_from_error(error: CnncalcError, path: str) -> Problem:

@@ -166,11 +166,11 @@ def layers() -> None:
 
         table = Table(header_style="bold", show_lines=False)
         table.add_column("type", style="cyan", no_wrap=True)
-        table.add_column("arguments (default)")
-        for name in sorted(REGISTRY):
-            cls = REGISTRY[name]
-            args = ", ".join(name if a.required else f"{name}={a.default!r}" for name, a in cls.args.items())
-            table.add_row(name, args or "-")
+        table.add_column("kind")
+        table.add_column("arguments (=default)")
+        for name, cls in sorted(REGISTRY.items(), key=lambda item: (item[1].category, item[0])):
+            args = ", ".join(arg if spec.required else f"{arg}={spec.default!r}" for arg, spec in cls.args.items())
+            table.add_row(name, cls.category, args or "-")
         _console().print(table)
 
     run(action)
@@ -238,8 +238,62 @@ def _verifier():
     if importlib.util.find_spec("cnncalc.backend") is None:
         raise UsageError("verify backend not available",
                          hint="check without --verify; running networks needs cnncalc.backend")
-    raise UsageError("verify backend not available",
-                     hint="this cnncalc's backend has no verify entry point for check")
+    from .check import verify_problems
+
+    return verify_problems
+
+
+class VerifyFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class VerifyDtype(str, Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+@app.command()
+def verify(
+    spec: str = typer.Argument(..., metavar="SPEC", help="A YAML network spec."),
+    input_shape: Optional[str] = InputOption,
+    variables: Optional[List[str]] = SetOption,
+    gpu: bool = typer.Option(False, "--gpu", help="Run on the GPU with CuPy (pip install 'cnncalc\\[gpu]')."),
+    batch: int = typer.Option(1, "--batch", min=1, help="Batch size of the random input."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random weights and input."),
+    dtype: VerifyDtype = typer.Option(VerifyDtype.float32, "--dtype", help="Floating-point type of the run."),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", metavar="SIZE",
+                                             help="Refuse to run above this estimated peak (e.g. 4GB); "
+                                                  "default: half the available memory."),
+    output_format: VerifyFormat = typer.Option(VerifyFormat.table, "--format", "-f", help="Output format."),
+) -> None:
+    """Run the network for real and check every layer's shape, parameters and MACs.
+
+    Random He/Glorot weights and input, one forward pass; actual shapes, parameters and executed MACs vs the rules.
+
+    Exit 0 all agree, 1 a mismatch or NaN/Inf, 2 an invalid spec or an unavailable backend."""
+
+    def action():
+        from .backend import verify as run_verify
+        from .backend.memory import parse_size
+        from .backend.progress import LazyProgress
+        from .backend.report import print_table, to_json
+
+        limit = None if max_memory is None else parse_size(max_memory)
+        network = load_network(spec, variables, input_shape)
+        progress = LazyProgress(_console(stderr=True))
+        try:
+            result = run_verify(network, backend="cupy" if gpu else "numpy", batch=batch, seed=seed,
+                                dtype=dtype.value, max_memory=limit, progress=progress)
+        finally:
+            progress.close()
+        if output_format is VerifyFormat.json:
+            sys.stdout.write(to_json(result) + "\n")
+        else:
+            print_table(_console(), result)
+        return 0 if result.ok else 1
+
+    run(action)
 
 
 def main() -> None:

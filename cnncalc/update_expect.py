@@ -57,17 +57,17 @@ def updated_text(text: str, summary, path: str = "<spec>") -> tuple[str, int]:
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
 
+    original = text
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap a line
+    newline = "\r\n" if "\r\n" in text else "\n"
+    text = text.replace("\r\n", "\n")
     try:
         doc = yaml.load(text)
     except YAMLError as exc:
         raise SpecError(f"cannot round-trip this file to update it: {exc}".splitlines()[0], Location(path)) from None
-    newline = "\r\n" if "\r\n" in text else "\n"
-    lines = text.replace("\r\n", "\n").splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
+    lines = _lines(text)
     expect = doc.get("expect")
     if "expect" not in doc or expect is None:
         block = ["expect:\n", *(f"  {key}: {_plain(_figure(None, _actual(summary, key)))}\n" for key in DEFAULT_KEYS)]
@@ -80,33 +80,48 @@ def updated_text(text: str, summary, path: str = "<spec>") -> tuple[str, int]:
             lines += block
         return "".join(lines).replace("\n", newline), len(DEFAULT_KEYS)
 
+    indent = _key_column(expect)  # before new keys arrive: they have no position
     changes = _update(expect, summary)
     if not any(key in expect for key in (*TOTALS, "output_shape", "layers")):
         for key in DEFAULT_KEYS:
             expect[key] = _figure(None, _actual(summary, key))
             changes += 1
     if not changes:
-        return text, 0
+        return original, 0
     keys = list(doc)
     start = doc.lc.key("expect")[0]
     following = keys[keys.index("expect") + 1:]
     end = doc.lc.key(following[0])[0] if following else len(lines)
-    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
-        end -= 1  # blank lines and top-level comments after the block stay as they are
-    if not expect.fa.flow_style() and len(expect):
-        indent = max(expect.lc.key(next(iter(expect)))[1], 1)
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1  # blank and comment lines closing the block stay exactly as they are
+    if not expect.fa.flow_style():
         yaml.indent(mapping=indent, sequence=indent + 2, offset=indent)
     out = io.StringIO()
     wrapper = CommentedMap()
     wrapper["expect"] = expect
     yaml.dump(wrapper, out)
-    dumped = out.getvalue().splitlines(keepends=True)
+    dumped = _lines(out.getvalue())
     while len(dumped) > 1 and (not dumped[-1].strip() or dumped[-1].lstrip().startswith("#")):
         dumped.pop()
     if len(dumped) == end - start:
         dumped = [_comment_like(new, old) for new, old in zip(dumped, lines[start:end])]
     lines[start:end] = dumped
     return "".join(lines).replace("\n", newline), changes
+
+
+def _key_column(mapping) -> int:
+    """The column of a block mapping's first key, i.e. its indentation (2 when unknown)."""
+    try:
+        column = mapping.lc.key(next(iter(mapping)))[1]
+    except (StopIteration, TypeError, KeyError, AttributeError):
+        return 2
+    return column if isinstance(column, int) and column > 0 else 2
+
+
+def _lines(text: str) -> list:
+    """Lines ending in '\\n' (only: str.splitlines would also split at \\x0c, \\u2028 ...)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1] + "\n"] if parts[-1] else [])
 
 
 def _comment_like(new: str, old: str) -> str:

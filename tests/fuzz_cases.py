@@ -43,6 +43,7 @@ HOSTILE_SCALARS = [
     "1 if 1 else " * 60 + "1", "min()", "max(1)", "ceil(1e308)", "floor(-1e400)", "abs(-3)", "__import__('os')",
     "open('/etc/passwd')", "width * 2", "index == 0", "2 if index == 0 else 1", "a" * 600, "true", "nan",
     "25.6M", "1.5GiB", "1e400", "9" * 40 + "T", "1,2,3", "[1, 2]", "{a: 1}", "\t", "é", "\u202e",
+    "1 + " * 120 + "1", "(" * 100 + "1" + ")" * 100, "2 ** " * 90 + "1", "a\nb", [2**31 - 1] * 9,
 ]
 
 
@@ -88,15 +89,15 @@ def tree_mutation(draw):
         parent, key = _get(tree, path[:-1]), path[-1]
         action = draw(st.sampled_from(["replace", "replace", "replace", "delete", "duplicate", "add_key",
                                        "repeat", "self_from", "recursive_block"]))
-        if action == "replace":
-            parent[key] = draw(hostile_values())
+        if action == "replace":  # a copy: a shared value could be mutated into a cycle
+            parent[key] = copy.deepcopy(draw(hostile_values()))
         elif action == "delete":
             del parent[key]
         elif action == "duplicate" and isinstance(parent, list):
             parent.insert(key, copy.deepcopy(parent[key]))
         elif action == "add_key" and isinstance(parent, dict):
             parent[draw(st.sampled_from(["repeat", "when", "from", "name", "trainable", "expect", "vars",
-                                         "output", "dtype", "zzz"]))] = draw(hostile_values(1))
+                                         "output", "dtype", "zzz"]))] = copy.deepcopy(draw(hostile_values(1)))
         elif action == "repeat" and isinstance(parent, dict) and "block" in parent:
             parent["repeat"] = draw(st.sampled_from([0, 1, 5, 10**3, 10**6, 10**9, 2**63, "10 ** 9", -3]))
         elif action == "self_from" and isinstance(parent, dict) and "name" in parent:
@@ -114,7 +115,7 @@ YAML_JUNK = [b":", b"- ", b"  ", b"\t", b"{", b"}", b"[", b"]", b"&a ", b"*a", b
              b"!!binary ", b"!custom ", b"? ", b"|", b">", b"#", b"'", b'"', b"\n", b"\r\n", b"---\n", b"...\n",
              b"%YAML 1.1\n", b"<<: *a\n", b"\x00", b"\xff\xfe", b"\xc3", b"\xef\xbb\xbf", b"9999999999999999999",
              b"1e999", b".nan", b"~", b"null", b"repeat: 1000000000", b"from: input", b"when: ",
-             b"expect: {params: 1}\n"]
+             b"expect: {params: 1}\n", b"9" * 5000, b"[" * 70, b"&x {a: *x}"]
 
 
 @st.composite
@@ -180,7 +181,8 @@ def _layer(draw, names: list, blocks: list):
 def generated_spec(draw):
     spec = {"input": draw(st.one_of(
         st.lists(st.integers(1, 40), min_size=1, max_size=4),
-        st.sampled_from([[3, 32, 32], [1, 28, 28], [500], [3, 2**31], [0, 5], "width", [10**9, 10**9]])))}
+        st.sampled_from([[3, 32, 32], [1, 28, 28], [500], [3, 2**31], [0, 5], "width", [10**9, 10**9],
+                         [2**31 - 1] * 9, [2**31 - 1] * 8, [2] * 300, ["9" * 5000]])))}
     if draw(st.booleans()):
         spec["vars"] = {"width": draw(st.integers(1, 64)), "c": draw(st.one_of(st.integers(1, 8), _expression()))}
     blocks = {}

@@ -10,8 +10,9 @@ from ..network import INPUT, Network, Node
 from . import expr
 from .source import Mapping, Sequence, load_yaml, read_text
 
-MAX_LAYERS = 1_000_000
+MAX_LAYERS = 250_000  # ~25 µs a layer: about 6 s at the limit, far beyond any real network
 MAX_DIM = 2**31 - 1
+MAX_RANK = 8  # axes of the input per sample: keeps every size a number Python can print
 DTYPES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 TOP_KEYS = ("name", "description", "input", "dtype", "vars", "blocks", "layers", "output", "expect")
 LAYER_KEYS = ("type", "name", "from", "when", "trainable")
@@ -139,6 +140,8 @@ def _input_shape(shape, loc: Location, scope: dict) -> tuple:
         shape = [shape]
     if not isinstance(shape, list) or not shape:
         raise SpecError(f"'input' must be a list of sizes such as [3, 224, 224], got {shape!r}", loc)
+    if len(shape) > MAX_RANK:
+        raise SpecError(f"'input' has {len(shape)} axes, above the limit of {MAX_RANK}", loc)
     dims = []
     for dim in shape:
         value = _value(dim, scope, loc)
@@ -146,6 +149,8 @@ def _input_shape(shape, loc: Location, scope: dict) -> tuple:
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise SpecError(f"input sizes must be positive integers, got {value!r} in {list(shape)}", loc)
+        if value > MAX_DIM:
+            raise SpecError(f"input size {value:,} is above the limit of {MAX_DIM:,}", loc)
         dims.append(value)
     return tuple(dims)
 

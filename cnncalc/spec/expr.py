@@ -16,6 +16,7 @@ from ..errors import SpecError, did_you_mean
 
 MAX_MAGNITUDE = 10**15
 MAX_LENGTH = 500
+MAX_NESTING = 64  # parentheses, prefix operators and operator chains, counted together
 
 _TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+)|([A-Za-z_][A-Za-z_0-9]*)|(//|\*\*|==|!=|<=|>=|[-+*/%()<>,]))")
 
@@ -56,6 +57,14 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
+        self.depth = 0
+
+    def nest(self, step: int) -> None:
+        """Count nesting so that no expression recurses deeper than Python allows."""
+        self.depth += step
+        if self.depth > MAX_NESTING:
+            raise SpecError(f"expression '{self.text}' nests deeper than {MAX_NESTING} levels",
+                            hint="simplify it, or split it into vars")
 
     def peek(self):
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -85,6 +94,13 @@ class _Parser:
         return value
 
     def binary(self, min_prec: int):
+        self.nest(1)
+        try:
+            return self._binary(min_prec)
+        finally:
+            self.nest(-1)
+
+    def _binary(self, min_prec: int):
         left = self.unary()
         while True:
             token = self.peek()
@@ -144,12 +160,19 @@ def _show(token) -> str:
 def parse(text: str):
     if len(text) > MAX_LENGTH:
         raise SpecError(f"expression longer than {MAX_LENGTH} characters")
-    return _Parser(text).parse()
+    try:
+        return _Parser(text).parse()
+    except RecursionError:  # a backstop: MAX_NESTING should stop it first
+        raise SpecError(f"expression '{text}' nests too deeply") from None
 
 
 def evaluate(text: str, variables: dict):
     """The value of expression `text` with the given variables (a SpecError otherwise)."""
-    return _eval(parse(text), variables, text)
+    tree = parse(text)
+    try:
+        return _eval(tree, variables, text)
+    except RecursionError:  # e.g. a long chain 1 + 1 + ... builds a deep tree
+        raise SpecError(f"expression '{text}' nests too deeply") from None
 
 
 def names(text: str) -> set[str]:

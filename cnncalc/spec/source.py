@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover - pure-Python fallback
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_NODES = 2_000_000
+MAX_ALIAS_NODES = 100_000  # nodes built again because an alias repeats them: an alias bomb fails fast
 MAX_DEPTH = 64
 
 _SAFE_TAGS = {
@@ -99,13 +100,24 @@ class _Builder:
     def __init__(self, file: str):
         self.file = file
         self.nodes = 0
+        self.seen: set = set()  # ids of the nodes built so far; a node seen again is an alias
+        self.alias_nodes = 0
 
     def loc(self, node) -> Location:
         mark = node.start_mark
         return Location(self.file, mark.line + 1, mark.column + 1)
 
-    def build(self, node, depth: int):
+    def build(self, node, depth: int, aliased: bool = False):
         self.nodes += 1
+        if aliased or id(node) in self.seen:
+            aliased = True
+            self.alias_nodes += 1
+            if self.alias_nodes > MAX_ALIAS_NODES:
+                raise SpecError(f"aliases expand to more than {MAX_ALIAS_NODES:,} YAML nodes", self.loc(node),
+                                hint="this looks like an alias bomb (\"billion laughs\"); "
+                                     "use blocks with repeat instead")
+        else:
+            self.seen.add(id(node))
         if self.nodes > MAX_NODES:
             raise SpecError(f"the document expands to more than {MAX_NODES:,} YAML nodes "
                             "(aliases repeated too often?)", self.loc(node),
@@ -120,13 +132,13 @@ class _Builder:
             result = Mapping()
             result.loc, result.key_locs, result.value_locs = self.loc(node), {}, {}
             for key_node, value_node in node.value:
-                key = self.build(key_node, depth + 1)
+                key = self.build(key_node, depth + 1, aliased)
                 if isinstance(key, (dict, list)):
                     raise SpecError("a mapping key must be a plain value", self.loc(key_node))
                 if key in result:
                     raise SpecError(f"duplicate key '{key}'", self.loc(key_node),
                                     hint=f"first given at line {result.key_locs[key].line}")
-                result[key] = self.build(value_node, depth + 1)
+                result[key] = self.build(value_node, depth + 1, aliased)
                 result.key_locs[key] = self.loc(key_node)
                 result.value_locs[key] = self.loc(value_node)
             return result
@@ -135,7 +147,7 @@ class _Builder:
             result.loc = self.loc(node)
             result.item_locs = []
             for item in node.value:
-                result.append(self.build(item, depth + 1))
+                result.append(self.build(item, depth + 1, aliased))
                 result.item_locs.append(self.loc(item))
             return result
         try:
@@ -143,3 +155,6 @@ class _Builder:
             return _scalar_constructor.yaml_constructors[node.tag](_scalar_constructor, node)
         except yaml.YAMLError as exc:
             raise SpecError(f"invalid value: {exc}", self.loc(node)) from None
+        except ValueError:  # e.g. an integer of more digits than Python converts (4,300)
+            raise SpecError(f"invalid value: {node.value[:40]}... ({len(node.value):,} characters)",
+                            self.loc(node)) from None
