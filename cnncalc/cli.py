@@ -72,8 +72,10 @@ def _source_line(error: CnncalcError) -> str | None:
 
 def run(action) -> None:
     """Run a command body, turning errors into messages and exit codes."""
+    from .gcpause import without_cycle_collection
+
     try:
-        code = action() or 0
+        code = without_cycle_collection(action)() or 0
     except CnncalcError as error:
         report_error(error)
         code = error.exit_code
@@ -196,9 +198,9 @@ def check(
     Exit 0 all good, 1 an expectation or budget failed, 2 a spec is invalid."""
 
     def action():
-        from .check import check_files
+        from .check import check_files, verify_problems
 
-        verifier = _verifier() if verify else None
+        verifier = verify_problems if verify else None
         if update_expect:
             from .update_expect import update_files
 
@@ -229,18 +231,6 @@ def check(
         return report.exit_code
 
     run(action)
-
-
-def _verifier():
-    """The --verify hook for check: runs each network with the backend, if there is one."""
-    import importlib.util
-
-    if importlib.util.find_spec("cnncalc.backend") is None:
-        raise UsageError("verify backend not available",
-                         hint="check without --verify; running networks needs cnncalc.backend")
-    from .check import verify_problems
-
-    return verify_problems
 
 
 class VerifyFormat(str, Enum):

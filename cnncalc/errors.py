@@ -4,12 +4,13 @@ They are raised where the problem is known and rendered once, by the CLI.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Location:
-    """A place in a spec file; line and column are 1-based (0 = unknown)."""
+class Location(NamedTuple):
+    """A place in a spec file; line and column are 1-based (0 = unknown).
+
+    A named tuple: one is made for every YAML node, so it must be cheap."""
 
     file: str = "<spec>"
     line: int = 0

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 
 from .errors import Location, SpecError, did_you_mean
 from .spec.source import Mapping
@@ -58,8 +57,13 @@ def amount(value, loc: Location, what: str) -> int:
     unit = match.group(2).upper() if match else None
     if not match or unit not in _UNITS:
         raise SpecError(f"expect '{what}' must be a number such as 1516, '25.6M' or '1.5GiB', got {value!r}", loc)
-    # Decimal, not float: '1e400'-sized amounts must not overflow, and '25.6M' must be exact
-    return int((Decimal(match.group(1).replace(",", "").replace("_", "")) * _UNITS[unit]).to_integral_value())
+    number = match.group(1).replace(",", "").replace("_", "")
+    if "." not in number:
+        return int(number) * _UNITS[unit]
+    # Decimal, not float: '25.6M' must be exact, and huge amounts must not overflow
+    from decimal import Decimal
+
+    return int((Decimal(number) * _UNITS[unit]).to_integral_value())
 
 
 def _shape(value, loc: Location, what: str) -> tuple:

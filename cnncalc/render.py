@@ -1,10 +1,6 @@
 """Turn a Summary (and its expectation outcomes) into text: table, JSON, Markdown or CSV."""
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 from .summary import Summary
 
 FORMATS = ("table", "json", "markdown", "csv")
@@ -47,6 +43,8 @@ def totals_lines(summary: Summary) -> list[tuple[str, str]]:
 
 
 def to_json(summary: Summary, outcomes: list) -> str:
+    import json  # here, not at the top: the table path stays lean
+
     data = summary.to_dict()
     if outcomes:
         data["expect"] = [outcome.to_dict() for outcome in outcomes]
@@ -67,6 +65,9 @@ def to_markdown(summary: Summary, rows: list, outcomes: list) -> str:
 
 
 def to_csv(rows: list) -> str:
+    import csv
+    import io
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["name", "type", "inputs", "output_shape", "params", "trainable_params", "buffers",

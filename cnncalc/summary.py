@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import SpecError
+from .gcpause import without_cycle_collection
 from .layers.base import prod, shape_str
 from .network import INPUT, Network
 from .spec.build import DTYPES, MAX_DIM
@@ -94,6 +95,7 @@ def infer_shapes(network: Network) -> dict:
     return shapes
 
 
+@without_cycle_collection
 def summarize(network: Network, batch: int = 1) -> Summary:
     """Per-layer shapes, parameters, MACs and FLOPs, and their totals.
 

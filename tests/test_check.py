@@ -269,15 +269,6 @@ def test_verify_disagreement_is_a_failure_at_the_layer(tmp_path, monkeypatch):
     assert result.output.splitlines()[-1] == "FAILED: 1 file checked: 1 failed (1 layer disagrees when run), 0 ok"
 
 
-def test_verify_without_backend_is_a_usage_error(tmp_path, monkeypatch):
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cnncalc.backend" else real(name, *a))
-    result = invoke("check", "--verify", write(tmp_path, "good.yaml", GOOD))
-    assert result.exit_code == 2 and "verify backend not available" in result.output + getattr(result, "stderr", "")
-
-
 def test_update_expect_keeps_comments_around_the_block(tmp_path):
     text = GOOD.replace("layers:\n    conv:", "# budgets above, per-layer below\n  layers:\n    conv:").replace(
         "params: 20,714     #", "params: 1,000     #") + "  # closing note\n\n# about what follows\nname: after\n"

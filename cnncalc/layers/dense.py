@@ -5,31 +5,36 @@ from ..errors import SpecError
 from .base import Arg, Layer, prod
 
 
-class Linear(Layer):
-    """y = x W^T + b on the last axis; leading axes are kept."""
+class Dense(Layer):
+    """Units that each read the whole last axis (leading axes kept): linear, RBF."""
 
-    type = "linear"
     category = "dense"
     args = {
         "out_features": Arg("int", doc="size of each output vector", minimum=1),
-        "bias": Arg("bool", True, "one additive bias per output feature"),
         "in_features": Arg("int", None, "size of the last input axis (inferred; checked when given)", minimum=1),
     }
 
     def output_shape(self, x):
         if not x:
-            raise SpecError("linear needs an input with at least one axis")
+            raise SpecError(f"{self.type} needs an input with at least one axis")
         self.check_inferred("in_features", self.in_features, x[-1], "features on its last axis")
         return (*x[:-1], self.out_features)
+
+    def macs(self, out, x):
+        return prod(x) * self.out_features
+
+
+class Linear(Dense):
+    """y = x W^T + b on the last axis."""
+
+    type = "linear"
+    args = {**Dense.args, "bias": Arg("bool", True, "one additive bias per output feature")}
 
     def param_shapes(self, x):
         shapes = {"weight": (self.out_features, x[-1])}
         if self.bias:
             shapes["bias"] = (self.out_features,)
         return shapes
-
-    def macs(self, out, x):
-        return prod(x) * self.out_features
 
     def flops(self, out, x):
         return 2 * self.macs(out, x) + (prod(out) if self.bias else 0)

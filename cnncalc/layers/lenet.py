@@ -1,7 +1,8 @@
 """The two LeNet-5 layers (LeCun et al., 1998) that modern libraries lack."""
 from __future__ import annotations
 
-from .base import Arg, Layer, prod
+from .base import Arg, prod
+from .dense import Dense
 from .pool import _WindowPool
 
 
@@ -34,25 +35,13 @@ class Subsampling(_WindowPool):
         return y
 
 
-class RBF(Layer):
+class RBF(Dense):
     """Euclidean radial basis output units: y_j = sum_i (x_i - w_ji)^2 on the last axis."""
 
     type = "rbf"
-    category = "dense"
-    args = {
-        "out_features": Arg("int", doc="number of RBF units (classes)", minimum=1),
-        "in_features": Arg("int", None, "size of the last input axis (inferred; checked when given)", minimum=1),
-    }
-
-    def output_shape(self, x):
-        self.check_inferred("in_features", self.in_features, x[-1], "features on its last axis")
-        return (*x[:-1], self.out_features)
 
     def param_shapes(self, x):
         return {"weight": (self.out_features, x[-1])}
-
-    def macs(self, out, x):
-        return prod(x) * self.out_features
 
     def flops(self, out, x):
         return 3 * self.macs(out, x)  # subtract, square, accumulate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..errors import Location, SpecError, closest, did_you_mean
+from ..gcpause import without_cycle_collection
 from ..layers import REGISTRY
 from ..network import INPUT, Network, Node
 from . import expr
@@ -21,11 +22,13 @@ BLOCK_KEYS = ("args", "layers", "output", "description")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
+@without_cycle_collection
 def load(path: str, *, variables: dict | None = None, input_shape=None) -> Network:
     """Read and build the spec at `path`. `variables` override its `vars:`."""
     return build(load_yaml(read_text(path), path), path, variables=variables, input_shape=input_shape)
 
 
+@without_cycle_collection
 def loads(text: str, file: str = "<spec>", **options) -> Network:
     return build(load_yaml(text, file), file, **options)
 
