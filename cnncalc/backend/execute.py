@@ -52,7 +52,7 @@ def run(network, xp, weights: dict, x, *, dtype: str = "float32", seed: int = 0,
         else:
             declared, declared_buffers = weights.get(node.name, ({}, {}))
             params = Params(declared, declared_buffers,
-                            lambda name, shape, t=node.layer.type: xp.asarray(initial(rng, t, name, shape, dtype)))
+                            lambda name, shape, init=node.layer.weight_init: xp.asarray(initial(rng, init, name, shape, dtype)))
             ops.reset()
             try:
                 y = node.layer.forward(ops, params, *(values[name] for name in node.inputs))

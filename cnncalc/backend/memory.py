@@ -66,18 +66,6 @@ def last_uses(network) -> dict:
     return last
 
 
-def workspace(layer, inputs: list, out: tuple) -> int:
-    """Elements of the working arrays a layer's forward pass allocates besides its output."""
-    if layer.type in ("conv1d", "conv2d"):
-        x = inputs[0]
-        padded = prod(n + sum(p) for n, p in zip(x[1:], layer.paddings())) * x[0]
-        taps = prod(layer.kernel_size)
-        return (padded if padded != prod(x) else 0) + (x[0] * taps * prod(out[1:]) if taps > 1 else 0)
-    if layer.type in ("flatten", "reshape", "permute", "identity", "dropout"):
-        return 0
-    return 2 * prod(out)  # a padded copy or a temporary or two
-
-
 def estimate(network, shapes: dict, batch: int, itemsize: int) -> Estimate:
     params = 0
     for node in network.nodes:
@@ -90,7 +78,7 @@ def estimate(network, shapes: dict, batch: int, itemsize: int) -> Estimate:
     for index, node in enumerate(network.nodes):
         out = shapes[node.name]
         inputs = [shapes[name] for name in node.inputs]
-        now = sum(alive.values()) + prod(out) + workspace(node.layer, inputs, out)
+        now = sum(alive.values()) + prod(out) + node.layer.workspace(out, *inputs)
         if now > worst:
             worst, where = now, node.name
         alive[node.name] = prod(out)

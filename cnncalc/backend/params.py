@@ -18,8 +18,9 @@ import math
 from ..layers.base import prod, shape_str
 
 
-def initial(rng, layer_type: str, name: str, shape: tuple, dtype: str):
-    """A NumPy array of `shape` for parameter (or buffer) `name` of a `layer_type` layer."""
+def initial(rng, weight_init: str, name: str, shape: tuple, dtype: str):
+    """A NumPy array of `shape` for parameter (or buffer) `name` of a layer whose type
+    initialises its weights by `weight_init` (Layer.weight_init)."""
     shape = tuple(int(d) for d in shape)
     if name == "running_var":
         return rng.uniform(0.5, 1.5, shape).astype(dtype)
@@ -29,10 +30,10 @@ def initial(rng, layer_type: str, name: str, shape: tuple, dtype: str):
         return rng.uniform(-0.1, 0.1, shape).astype(dtype)
     if len(shape) < 2:
         return rng.uniform(0.5, 1.5, shape).astype(dtype)
-    if layer_type == "embedding":
+    if weight_init == "normal":
         return rng.standard_normal(shape, dtype=dtype)
     fan_in = prod(shape) if "." in name else prod(shape[1:])
-    if layer_type == "rbf":
+    if weight_init == "glorot_uniform":
         limit = math.sqrt(6.0 / (fan_in + shape[0]))
         return rng.uniform(-limit, limit, shape).astype(dtype)
     weights = rng.standard_normal(shape, dtype=dtype)
@@ -97,9 +98,9 @@ def materialise(network, shapes: dict, xp, dtype: str = "float32", seed: int = 0
     for node in network.nodes:
         inputs = [shapes[name] for name in node.inputs]
         layer = node.layer
-        params = {name: xp.asarray(initial(rng, layer.type, name, shape, dtype))
+        params = {name: xp.asarray(initial(rng, layer.weight_init, name, shape, dtype))
                   for name, shape in layer.param_shapes(*inputs).items()}
-        buffers = {name: xp.asarray(initial(rng, layer.type, name, shape, dtype))
+        buffers = {name: xp.asarray(initial(rng, layer.weight_init, name, shape, dtype))
                    for name, shape in layer.buffer_shapes(*inputs).items()}
         result[node.name] = (params, buffers)
     return result
@@ -112,8 +113,8 @@ def random_input(network, xp, batch: int, dtype: str = "float32", seed: int = 0)
 
     rng = numpy.random.default_rng([seed, 1])
     shape = (batch, *network.input_shape)
-    vocab = [node.layer.num_embeddings for node in network.nodes
-             if node.type == "embedding" and "input" in node.inputs]
+    vocab = [node.layer.token_range() for node in network.nodes
+             if "input" in node.inputs and node.layer.token_range() is not None]
     if vocab:
         return xp.asarray(rng.integers(0, min(vocab), shape, dtype=numpy.int64))
     return xp.asarray(rng.standard_normal(shape, dtype=dtype))

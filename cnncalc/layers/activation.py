@@ -145,6 +145,7 @@ class Dropout(Elementwise):
     """Identity at inference; FLOPs 0."""
 
     type = "dropout"
+    moves_no_data = True
     category = "regularisation"
     flops_per_element = 0
     args = {"p": Arg("float", 0.5, "probability of zeroing an element during training")}

@@ -187,6 +187,20 @@ class Layer:
         `ops.matmul` counts the multiply-accumulates it executes. See cnncalc/backend."""
         raise NotImplementedError(f"layer type '{self.type}' has no forward pass")
 
+    # how verify initialises this type's weights (backend/params.py): he_normal,
+    # glorot_uniform or normal
+    weight_init: ClassVar[str] = "he_normal"
+    moves_no_data: ClassVar[bool] = False  # views and identities: no working arrays
+
+    def workspace(self, out: Shape, *inputs: Shape) -> int:
+        """Elements of the working arrays the forward pass allocates besides its output
+        (verify's memory estimate): a padded copy or a temporary or two."""
+        return 0 if self.moves_no_data else 2 * prod(out)
+
+    def token_range(self) -> int | None:
+        """When this layer reads integer tokens: how many distinct ones (verify's input)."""
+        return None
+
     # --- helpers for the rules ---
     def require_rank(self, shape: Shape, rank: int, what: str) -> None:
         if len(shape) != rank:

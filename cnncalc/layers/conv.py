@@ -92,6 +92,13 @@ class _Conv(Layer):
     def flops(self, out, x):
         return 2 * self.macs(out, x) + (prod(out) if self.bias else 0)
 
+    def workspace(self, out, x):
+        """The padded input (when padded) and the stacked windows (when the kernel has
+        more than one tap)."""
+        padded = prod(n + left + right for n, (left, right) in zip(x[1:], self.paddings())) * x[0]
+        taps = prod(self.kernel_size)
+        return (padded if padded != prod(x) else 0) + (x[0] * taps * prod(out[1:]) if taps > 1 else 0)
+
     def forward(self, ops, params, x):
         """im2col by slicing (one strided view per kernel offset, stacked once), then one
         GEMM; groups as one batched GEMM; a connection table as one GEMM per output map

@@ -52,6 +52,7 @@ class Embedding(Layer):
 
     type = "embedding"
     category = "dense"
+    weight_init = "normal"  # N(0, 1), as PyTorch
     args = {
         "num_embeddings": Arg("int", doc="vocabulary size", minimum=1),
         "embedding_dim": Arg("int", doc="size of each vector", minimum=1),
@@ -62,6 +63,9 @@ class Embedding(Layer):
 
     def param_shapes(self, x):
         return {"weight": (self.num_embeddings, self.embedding_dim)}
+
+    def token_range(self):
+        return self.num_embeddings
 
     def forward(self, ops, params, tokens):
         """Rows of the table picked by integer tokens (a gather: no MACs)."""

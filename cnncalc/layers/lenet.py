@@ -39,6 +39,7 @@ class RBF(Dense):
     """Euclidean radial basis output units: y_j = sum_i (x_i - w_ji)^2 on the last axis."""
 
     type = "rbf"
+    weight_init = "glorot_uniform"
 
     def param_shapes(self, x):
         return {"weight": (self.out_features, x[-1])}

@@ -134,10 +134,11 @@ class _GlobalPool(Layer):
     def flops(self, out, x):
         return x[0] * (prod(x[1:]) - 1 + self.final_ops_per_window)
 
+    reduction = "max"  # the array namespace's function
+
     def forward(self, ops, params, x):
-        axes = tuple(range(2, x.ndim))
-        reduce = ops.xp.max if self.type == "global_max_pool" else ops.xp.mean
-        return reduce(x, axis=axes, keepdims=self.keepdims)
+        reduce = getattr(ops.xp, self.reduction)
+        return reduce(x, axis=tuple(range(2, x.ndim)), keepdims=self.keepdims)
 
 
 class GlobalMaxPool(_GlobalPool):
@@ -147,6 +148,7 @@ class GlobalMaxPool(_GlobalPool):
 class GlobalAvgPool(_GlobalPool):
     type = "global_avg_pool"
     final_ops_per_window = 1
+    reduction = "mean"
 
 
 class _AdaptivePool(Layer):

@@ -10,6 +10,7 @@ class Flatten(Layer):
 
     type = "flatten"
     category = "reshape"
+    moves_no_data = True
     args = {
         "start_dim": Arg("int", 0, "first per-sample axis to merge"),
         "end_dim": Arg("int", -1, "last per-sample axis to merge"),
@@ -33,6 +34,7 @@ class Reshape(Layer):
 
     type = "reshape"
     category = "reshape"
+    moves_no_data = True
     args = {"shape": Arg("ints", doc="the new per-sample shape (one -1 is inferred)")}
 
     def output_shape(self, x):
@@ -60,6 +62,7 @@ class Permute(Layer):
 
     type = "permute"
     category = "reshape"
+    moves_no_data = True
     args = {"dims": Arg("ints", doc="the new order of the per-sample axes")}
 
     def output_shape(self, x):
@@ -75,6 +78,7 @@ class Permute(Layer):
 class Identity(Layer):
     type = "identity"
     category = "reshape"
+    moves_no_data = True
 
     def output_shape(self, x):
         return x
