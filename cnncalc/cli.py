@@ -17,6 +17,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Exact shapes, parameters, MACs and FLOPs of CNNs described in YAML.")
 
 
+def _version(show: bool) -> None:
+    if show:
+        from . import __version__
+
+        sys.stdout.write(f"cnncalc {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                          help="Print cnncalc's version and exit.")) -> None:
+    """Exact shapes, parameters, MACs and FLOPs of CNNs described in YAML."""
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"
@@ -128,8 +142,8 @@ def summary(
     input_shape: Optional[str] = InputOption,
     variables: Optional[List[str]] = SetOption,
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size: scales MACs, FLOPs and activation memory."),
-    depth: Optional[int] = typer.Option(None, "--depth", min=0,
-                                        help="Fold block instances nested deeper than N into one row each."),
+    depth: Optional[int] = typer.Option(None, "--depth", min=1,
+                                        help="Show N levels of blocks: deeper instances fold into one row each."),
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
     """Print every layer's output shape, parameters, MACs and FLOPs, and the totals."""

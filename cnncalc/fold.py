@@ -13,14 +13,14 @@ def fold(records: list, depth: int) -> list:
     rows: list[LayerRecord] = []
     current_key = None
     for record in records:
-        if len(record.scope) < depth or depth < 0:
+        if len(record.scope) < depth:
             rows.append(record)
             current_key = None
             continue
         key = tuple(segment for segment, _ in record.scope[:depth])
         if key != current_key:
-            label = record.scope[depth - 1][1] if depth else "network"
-            rows.append(LayerRecord(".".join(key) or "network", label, record.inputs, record.output_shape,
+            label = record.scope[depth - 1][1]
+            rows.append(LayerRecord(".".join(key), label, record.inputs, record.output_shape,
                                     0, 0, 0, 0, 0, {}, record.scope[:depth]))
             current_key = key
         row = rows[-1]

@@ -201,7 +201,7 @@ def test_depth_1_folds_resnet50_stages(resnet):
         assert int(row["flops"]) == sum(r.flops for r in inside)
 
 
-@pytest.mark.parametrize("depth", [0, 1, 2, 3])
+@pytest.mark.parametrize("depth", [1, 2, 3])
 def test_depth_keeps_totals(resnet, depth):
     rows = csv_rows(RESNET, "--depth", str(depth))
     for key in ("params", "trainable_params", "macs", "flops", "buffers"):
@@ -278,3 +278,10 @@ def test_window_doctests():
     outcome = doctest.testmod(window, verbose=False)
     assert outcome.attempted >= 4
     assert outcome.failed == 0
+
+
+def test_version():
+    from cnncalc import __version__
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"cnncalc {__version__}"
