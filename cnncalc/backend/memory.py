@@ -5,15 +5,13 @@ copies, temporaries)."""
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
-from ..errors import UsageError
+from ..errors import SpecError, UsageError
+from ..expect import amount
 from ..layers.base import prod
 from ..network import INPUT
-
-_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
-          "g": 1024**3, "gb": 1024**3, "gib": 1024**3, "t": 1024**4, "tb": 1024**4, "tib": 1024**4}
+from ..render import human as _units
 
 
 @dataclass
@@ -28,18 +26,19 @@ class Estimate:
 
 
 def parse_size(text: str) -> int:
-    """'4GB', '512M', '1.5GiB', '1000000' -> bytes (binary units)."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
-    if not match or match.group(2).lower() not in _UNITS:
-        raise UsageError(f"--max-memory expects a size such as 4GB or 512MB, got {text!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    """'4GB', '512MB', '1.5GiB', '1000000' -> bytes, in the units of `expect:` amounts
+    (KB/MB/GB decimal, KiB/MiB/GiB binary)."""
+    try:
+        size = amount(str(text), None, "--max-memory")
+    except SpecError:
+        raise UsageError(f"--max-memory expects a size such as 4GB, 512MB or 1.5GiB, got {text!r}") from None
+    if size < 1:
+        raise UsageError(f"--max-memory must be positive, got {text!r}")
+    return size
 
 
 def human(size: int) -> str:
-    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.2f} {unit}"
-    return f"{size} B"
+    return _units(size, "B")
 
 
 def available_ram() -> int:
