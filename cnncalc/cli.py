@@ -156,7 +156,8 @@ def summary(
 
         network = load_network(spec, variables, input_shape)
         result = summarize(network, batch=batch)
-        outcomes = check(result, network.expect)
+        # expect: figures are per sample, as `check` sees them, whatever --batch says
+        outcomes = check(result if batch == 1 else summarize(network), network.expect)
         rows = result.layers if depth is None else fold(result.layers, depth)
         if output_format is Format.json:
             sys.stdout.write(render.to_json(result, outcomes) + "\n")
