@@ -72,6 +72,7 @@ class Summary:
     def to_dict(self) -> dict:
         return {"name": self.name, "input_shape": list(self.input_shape),
                 "output_shape": list(self.output_shape), "dtype": self.dtype, "batch": self.batch,
+                "vars": dict(self.network.variables) if self.network else {},
                 "layers": [record.to_dict() for record in self.layers], "totals": self.totals.to_dict()}
 
 

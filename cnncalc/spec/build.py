@@ -64,7 +64,7 @@ def build(doc, file: str, *, variables: dict | None = None, input_shape=None) ->
     if "output" in doc:
         output = _qualify("", str(doc["output"]), INPUT)
         expander.refs_at[output] = doc.where("output")
-    nodes = _order(expander.resolve(), file)
+    nodes = _order(expander.resolve())
     output = expander.follow(output, doc.where("output") if "output" in doc else doc.loc)
     if output not in {node.name for node in nodes}:
         if "output" in doc:
@@ -425,7 +425,7 @@ class _Expander:
         return f"did you mean '{near}'?" if near else "names refer to earlier layers in the same list or block"
 
 
-def _order(nodes: list, file: str) -> list:
+def _order(nodes: list) -> list:
     """Inputs before the layers that use them, keeping the spec's order where it allows;
     a cycle is an error naming it."""
     by_name = {node.name: node for node in nodes}
