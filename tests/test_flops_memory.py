@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnncalc
-from torch_zoo import RBF, TORCH_ZOO, UNIT_MODULES, Add, Concat, Permute, SparseConv2d, Subsampling, trace
+from torch_zoo import RBF, TORCH_ZOO, Add, Concat, Permute, SparseConv2d, Subsampling, trace, traced_modules
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 ZOO = sorted(path.stem for path in SPECS.glob("*.yaml"))
@@ -53,16 +53,6 @@ class Call:
     output_bytes: int  # bytes of the whole output tensor (all of the batch)
 
 
-def _leaves(module: nn.Module):
-    """Leaf modules, LeNet-5's custom layers as units (as torch_zoo traces them)."""
-    children = list(module.children())
-    if isinstance(module, UNIT_MODULES) or not children:
-        yield module
-        return
-    for child in children:
-        yield from _leaves(child)
-
-
 def run_twin(model: nn.Module, shape, dtype, batch: int = 1):
     """One forward pass (torch_zoo.trace's own) under FlopCounterMode, with our hooks
     recording each leaf call. Returns (calls, torch_zoo trace, flop counts per module)."""
@@ -77,7 +67,7 @@ def run_twin(model: nn.Module, shape, dtype, batch: int = 1):
             output=tuple(output.shape[1:]),
             output_bytes=output.numel() * output.element_size()))
 
-    handles = [m.register_forward_hook(hook) for m in set(_leaves(model))]
+    handles = [m.register_forward_hook(hook) for m in set(traced_modules(model))]
     try:
         with FlopCounterMode(display=False) as counter:
             layers = trace(model, shape, dtype, batch=batch)

@@ -443,14 +443,14 @@ def layer_macs(module: nn.Module, output: torch.Tensor) -> int:
     return 0
 
 
-def _traced_modules(module: nn.Module):
+def traced_modules(module: nn.Module):
     """Leaf modules, treating the custom LeNet-5 layers as units."""
     children = list(module.children())
     if isinstance(module, UNIT_MODULES) or not children:
         yield module
         return
     for child in children:
-        yield from _traced_modules(child)
+        yield from traced_modules(child)
 
 
 def trace(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype = torch.float32,
@@ -471,7 +471,7 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype = t
     else:
         x = torch.randn(batch, *input_shape, dtype=dtype)
 
-    handles = [m.register_forward_hook(hook) for m in set(_traced_modules(model))]
+    handles = [m.register_forward_hook(hook) for m in set(traced_modules(model))]
     try:
         model.eval()
         with torch.no_grad():
