@@ -20,7 +20,7 @@ from cnncalc.backend.namespace import namespace
 from cnncalc.backend.params import materialise, random_input
 from cnncalc.spec.build import load
 from cnncalc.summary import infer_shapes
-from torch_zoo import TORCH_ZOO, UNIT_MODULES
+from torch_zoo import TORCH_ZOO, traced_modules
 
 SPECS = sorted((pathlib.Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
 
@@ -33,15 +33,11 @@ def test_spec_verifies(spec):
     assert len(result.rows) == len(load(str(spec)).nodes)
 
 
-def _parametric_modules(module):
+def _parametric_modules(model):
     """Leaf modules (LeNet-5's custom layers as units) holding parameters or buffers, in order."""
-    children = list(module.children())
-    if isinstance(module, UNIT_MODULES) or not children:
+    for module in traced_modules(model):
         if any(True for _ in module.parameters()) or any(True for _ in module.buffers()):
             yield module
-        return
-    for child in children:
-        yield from _parametric_modules(child)
 
 
 def load_into_torch(network, weights, model):
