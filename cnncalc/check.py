@@ -189,9 +189,9 @@ def verify_problems(network) -> list:
 
 
 def _shown(value) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(map(str, value)) + "]"
-    return "nothing (it did not run)" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+    from .expect import figure_text
+
+    return "nothing (it did not run)" if value is None else figure_text(value)
 
 
 def problem_from_error(error: CnncalcError, path: str) -> Problem:

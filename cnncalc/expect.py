@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import Location, SpecError, did_you_mean
+from .layers.base import shape_str
 from .spec.source import Mapping
 
 TOTALS = ("params", "trainable_params", "non_trainable_params", "buffers", "macs", "flops",
@@ -31,8 +32,8 @@ class Outcome:
     def message(self) -> str:
         if self.budget:
             verdict = "is within" if self.ok else "exceeds"
-            return f"{self.what}: {_fmt(self.actual)} {verdict} the budget of {_fmt(self.expected)}"
-        return f"{self.what}: expected {_fmt(self.expected)}, got {_fmt(self.actual)}"
+            return f"{self.what}: {figure_text(self.actual)} {verdict} the budget of {figure_text(self.expected)}"
+        return f"{self.what}: expected {figure_text(self.expected)}, got {figure_text(self.actual)}"
 
     def to_dict(self) -> dict:
         return {"what": self.what, "expected": _plain(self.expected), "actual": _plain(self.actual),
@@ -43,9 +44,10 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def _fmt(value) -> str:
+def figure_text(value) -> str:
+    """A figure as messages show it: 1,516 or [6, 28, 28]."""
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(map(str, value)) + "]"
+        return shape_str(value)
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 

@@ -20,10 +20,6 @@ class Node:
     scope: tuple = ()  # ((segment, label), ...) of the block instances holding this node
     trainable: bool = True
 
-    @property
-    def type(self) -> str:
-        return self.layer.type
-
 
 @dataclass(eq=False)
 class Network:

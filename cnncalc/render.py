@@ -1,6 +1,7 @@
 """Turn a Summary (and its expectation outcomes) into text: table, JSON, Markdown or CSV."""
 from __future__ import annotations
 
+from .layers.base import shape_str
 from .summary import Summary
 
 FORMATS = ("table", "json", "markdown", "csv")
@@ -23,22 +24,18 @@ def both(n: int) -> str:
     return f"{n:,}" if abs(n) < 1000 else f"{n:,} ({human(n)})"
 
 
-def dims(shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
 def totals_lines(summary: Summary) -> list[tuple[str, str]]:
     t = summary.totals
-    batch = f"batch {summary.batch}, {summary.dtype}"
+    batch = f"batch {summary.batch}"
     return [
         ("Params", both(t.params)),
         ("  trainable", exact(t.trainable_params)),
         ("  non-trainable", exact(t.non_trainable_params)),
         ("Buffers (running statistics)", exact(t.buffers)),
-        (f"MACs ({batch.split(',')[0]})", both(t.macs)),
-        (f"FLOPs ({batch.split(',')[0]})", both(t.flops)),
+        (f"MACs ({batch})", both(t.macs)),
+        (f"FLOPs ({batch})", both(t.flops)),
         (f"Parameter memory ({summary.dtype})", human(t.param_memory, "B")),
-        (f"Activation memory ({batch})", human(t.activation_memory, "B")),
+        (f"Activation memory ({batch}, {summary.dtype})", human(t.activation_memory, "B")),
     ]
 
 
@@ -52,10 +49,11 @@ def to_json(summary: Summary, outcomes: list) -> str:
 
 
 def to_markdown(summary: Summary, rows: list, outcomes: list) -> str:
-    lines = [f"# {summary.name}", "", f"Input {dims(summary.input_shape)} → output {dims(summary.output_shape)}", "",
+    lines = [f"# {summary.name}", "",
+             f"Input {shape_str(summary.input_shape)} → output {shape_str(summary.output_shape)}", "",
              "| Layer | Type | Output shape | Params | MACs | FLOPs |", "|---|---|---|--:|--:|--:|"]
     for r in rows:
-        lines.append(f"| {r.name} | {r.type} | {dims(r.output_shape)} | {exact(r.params)} | "
+        lines.append(f"| {r.name} | {r.type} | {shape_str(r.output_shape)} | {exact(r.params)} | "
                      f"{exact(r.macs)} | {exact(r.flops)} |")
     lines += ["", "| Total | |", "|---|--:|"]
     lines += [f"| {label.strip()} | {value} |" for label, value in totals_lines(summary)]
@@ -112,9 +110,9 @@ def box_table(headers: list, rows: list, right: set, style: _Style, styles: dict
 
 def table_text(summary: Summary, rows: list, outcomes: list, color: bool = False) -> str:
     style = _Style(color)
-    body = [["input", "", dims(summary.input_shape), "", "", ""]]
+    body = [["input", "", shape_str(summary.input_shape), "", "", ""]]
     for r in rows:
-        body.append([r.name, r.type, dims(r.output_shape), exact(r.params) if r.params else "-",
+        body.append([r.name, r.type, shape_str(r.output_shape), exact(r.params) if r.params else "-",
                      exact(r.macs) if r.macs else "-", exact(r.flops) if r.flops else "-"])
     headers = ["Layer", "Type", "Output shape", "Params", "MACs", "FLOPs"]
     lines = [style(summary.name, "bold"), *box_table(headers, body, {3, 4, 5}, style, {1: "cyan"})]

@@ -179,13 +179,11 @@ class _Expander:
     """Walks layer lists, expanding block instances; records nodes and name aliases."""
 
     def __init__(self, file: str, blocks: Mapping):
-        self.file = file
         self.blocks = blocks
         self.nodes: list[Node] = []
         self.aliases: dict[str, str] = {}  # block instances and skipped layers -> what they stand for
         self.defined: dict[str, Location] = {INPUT: Location(file)}
         self.refs_at: dict[str, Location] = {}
-        self.scope_names: dict[str, list] = {}  # prefix -> local names, for hints
         self.sizes: dict[str, int] = {}
 
     def body(self, items: Sequence, prefix: str, scope: dict, input_ref: str, path: tuple, stack: tuple) -> str:
@@ -219,7 +217,6 @@ class _Expander:
             else:
                 self.layer(item, qualified, scope, sources, path)
             previous = qualified
-        self.scope_names.setdefault(prefix, []).extend(explicit)
         return previous
 
     def _name(self, item: Mapping, kind, explicit: set, counters: dict, prefix: str) -> str:
