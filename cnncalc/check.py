@@ -10,11 +10,13 @@ the results of the others.
 from __future__ import annotations
 
 import os
+import shlex
+import stat
 import time
 import traceback
 from dataclasses import dataclass, field
 
-from .errors import CnncalcError, Location
+from .errors import ECHO_LIMIT, CnncalcError, Location, shown
 
 OK, FAILED, INVALID, INTERNAL = "ok", "failed", "invalid", "internal"
 EXIT_CODES = {OK: 0, FAILED: 1, INVALID: 2, INTERNAL: 3}
@@ -32,21 +34,17 @@ class Problem:
     kind: str = "invalid"  # "invalid" (the spec), "expect" (a figure), "budget", "verify", "internal"
 
     def __post_init__(self):  # one problem, one line: a newline inside a quoted value is shown as \n
-        self.message = _one_line(self.message)
-        self.hint = _one_line(self.hint) if self.hint else self.hint
+        self.message = shown(self.message)
+        self.hint = shown(self.hint) if self.hint else self.hint
 
     def headline(self) -> str:
-        where = f"{self.loc}: " if self.loc else ""
+        where = f"{shown(self.loc, ECHO_LIMIT * 2)}: " if self.loc else ""
         return f"{where}error: {self.message}"
 
     def to_dict(self) -> dict:
         loc = self.loc or Location()
         return {"file": loc.file, "line": loc.line, "col": loc.col, "kind": self.kind,
                 "message": self.message, "hint": self.hint}
-
-
-def _one_line(text: str) -> str:
-    return str(text).replace("\r", "\\r").replace("\n", "\\n")
 
 
 @dataclass
@@ -114,19 +112,46 @@ class Report:
                 "counts": self.counts(), "exit_code": self.exit_code, "verdict": self.verdict()}
 
 
+class Skipped(str):
+    """A path found under a folder that is reported and never read: `reason` says why."""
+
+    def __new__(cls, path: str, reason: str):
+        skipped = super().__new__(cls, path)
+        skipped.reason = reason
+        return skipped
+
+
 def expand_paths(paths) -> list:
-    """Files as given; a directory stands for the .yaml/.yml files under it (sorted)."""
+    """Files as given; a directory stands for the .yaml/.yml files under it (sorted).
+
+    Under a directory, a symlink that leads out of it, and anything that is not a regular
+    file (a FIFO, a device, a socket), is a `Skipped` path: reported, never opened. So is
+    a directory with no spec files."""
     files = []
     for path in paths:
         if os.path.isdir(path):
+            top = os.path.realpath(path)
             found = []
             for root, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [os.path.join(root, name) for name in names if name.endswith(SPEC_SUFFIXES)]
-            files += sorted(found) or [path]  # none: the directory itself is reported
+                found += [_found(os.path.join(root, name), top) for name in names if name.endswith(SPEC_SUFFIXES)]
+            files += sorted(found) or [Skipped(path, "no spec files (.yaml/.yml) under this folder")]
         else:
             files.append(path)
     return files
+
+
+def _found(path: str, top: str) -> str:
+    """`path`, or a Skipped one, judged by lstat/stat only: nothing is opened."""
+    if os.path.islink(path) and os.path.commonpath([top, os.path.realpath(path)]) != top:
+        return Skipped(path, "symlink points outside the checked folder; not followed")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return Skipped(path, f"cannot read file: {error.strerror}")
+    if not stat.S_ISREG(mode):
+        return Skipped(path, "not a regular file (a FIFO, device or socket); not opened")
+    return path
 
 
 def check_file(path: str, *, verify=None) -> FileResult:
@@ -134,6 +159,10 @@ def check_file(path: str, *, verify=None) -> FileResult:
     must return a list of Problems (empty when the spec's figures hold when run)."""
     started = time.perf_counter()
     result = FileResult(path)
+    if isinstance(path, Skipped):
+        result.status = INVALID
+        result.problems.append(Problem(Location(path), path.reason))
+        return result
     try:
         _check(result, path, verify)
     except CnncalcError as error:
@@ -160,7 +189,7 @@ def _check(result: FileResult, path: str, verify) -> None:
     result.outcomes = check(summary, network.expect)
     for outcome in result.outcomes:
         if not outcome.ok:
-            hint = None if outcome.budget else UPDATE_HINT.format(file=path)
+            hint = None if outcome.budget else UPDATE_HINT.format(file=shlex.quote(path))
             result.problems.append(Problem(outcome.loc, outcome.message(), hint,
                                            kind="budget" if outcome.budget else "expect"))
     if verify is not None:
@@ -195,7 +224,7 @@ def _shown(value) -> str:
 
 
 def problem_from_error(error: CnncalcError, path: str) -> Problem:
-    layer = f"layer '{error.layer}': " if error.layer else ""
+    layer = f"layer '{shown(error.layer, ECHO_LIMIT)}': " if error.layer else ""
     return Problem(error.loc or Location(path), layer + error.message, error.hint)
 
 

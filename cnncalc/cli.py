@@ -2,16 +2,20 @@
 
 Exit codes: 0 fine; 1 an expectation (or verification) failed; 2 the spec is invalid
 or the command was misused; 3 an internal error (a bug in cnncalc: please report it).
+A closed stdout (`| head -1`) ends the output quietly with the command's own exit code;
+any other failed write (a full disk) is one line and exit 2.
 """
 from __future__ import annotations
 
+import os
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from typing import List, Optional
 
 import typer
 
-from .errors import CnncalcError, UsageError
+from .errors import ECHO_LIMIT, CnncalcError, UsageError, safe, shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Exact shapes, parameters, MACs and FLOPs of CNNs described in YAML.")
@@ -41,25 +45,56 @@ class Format(str, Enum):
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    console = Console(stderr=stderr, highlight=False, soft_wrap=stderr)
-    if not console.is_terminal:
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1 here; `_writing` ends quietly instead
+            self.quiet = True
+            raise BrokenPipeError
+
+    console = _Console(stderr=stderr, highlight=False, soft_wrap=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 400  # piped output: never truncate a table column; tables only use what they need
     return console
 
 
 def _color(stream) -> bool:
-    import os
-
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
+class OutputError(CnncalcError):
+    """The result could not be written (a full disk, a closed terminal)."""
+
+
+@contextmanager
+def _writing():
+    """Around the writing of a command's result. A reader that went away (`| head -1`)
+    ends the output quietly, as it does for other Unix tools, and the command keeps its
+    exit code; any other write error is one line and exit 2."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+    except OSError as error:
+        _stdout_to_devnull()
+        raise OutputError(f"cannot write the output: {error.strerror or error}") from None
+
+
+def _stdout_to_devnull() -> None:
+    """What is still buffered for stdout goes nowhere, so Python's flush at exit cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def report_error(error: CnncalcError) -> None:
-    """Compiler-style: `file:line:col: error: ...`, the source line, a caret, a hint."""
+    """Compiler-style: `file:line:col: error: ...`, the source line, a caret, a hint.
+    Every piece that comes from the spec is made safe (see errors.shown)."""
     console = _console(stderr=True)
     console.print(f"[bold red]{_escape(error.headline())}[/bold red]")
     source = _source_line(error)
     if source is not None:
-        console.print(f"  {_escape(source)}\n  {' ' * (error.loc.col - 1)}[red]^[/red]")
+        line, caret = source
+        console.print(f"  {_escape(line)}\n  {' ' * caret}[red]^[/red]")
     if error.hint:
         console.print(f"  [cyan]hint:[/cyan] {_escape(error.hint)}")
 
@@ -70,7 +105,9 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _source_line(error: CnncalcError) -> str | None:
+def _source_line(error: CnncalcError) -> tuple[str, int] | None:
+    """The spec's line at the error, escaped and at most ECHO_LIMIT characters around the
+    column, with the caret's offset in what is shown."""
     loc = error.loc
     if loc is None or not loc.line or loc.file.startswith("<"):
         return None
@@ -78,10 +115,18 @@ def _source_line(error: CnncalcError) -> str | None:
         with open(loc.file, encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
                 if number == loc.line:
-                    return line.rstrip("\n")[:200]
+                    return _window(line.rstrip("\n"), max(loc.col - 1, 0))
     except (OSError, UnicodeDecodeError):
         return None
     return None
+
+
+def _window(line: str, col: int) -> tuple[str, int]:
+    """At most ECHO_LIMIT characters of `line` around 0-based `col`, escaped, and where `col` is in them."""
+    start = max(0, min(col - ECHO_LIMIT // 2, len(line) - ECHO_LIMIT))
+    end = start + ECHO_LIMIT
+    before, after = ("…" if start else ""), ("…" if end < len(line) else "")
+    return before + safe(line[start:end]) + after, len(before) + len(safe(line[start:col]))
 
 
 def run(action) -> None:
@@ -91,15 +136,26 @@ def run(action) -> None:
     try:
         code = without_cycle_collection(action)() or 0
     except CnncalcError as error:
-        report_error(error)
+        _report(report_error, error)
         code = error.exit_code
     except KeyboardInterrupt:
         code = 130
     except Exception as error:  # a bug: say so plainly, without a traceback
-        _console(stderr=True).print(f"[bold red]internal error:[/bold red] {type(error).__name__}: "
-                                    f"{_escape(str(error))}\n  please report this with the spec that caused it")
+        _report(_report_bug, error)
         code = 3
     raise typer.Exit(code)
+
+
+def _report(report, error) -> None:
+    try:
+        report(error)
+    except BrokenPipeError:  # stderr closed too: nothing more to say
+        pass
+
+
+def _report_bug(error: Exception) -> None:
+    _console(stderr=True).print(f"[bold red]internal error:[/bold red] {type(error).__name__}: "
+                                f"{_escape(shown(error))}\n  please report this with the spec that caused it")
 
 
 def parse_overrides(pairs: list) -> dict:
@@ -132,6 +188,29 @@ def load_network(spec: str, overrides: list, input_shape: str | None):
     return load(spec, variables=parse_overrides(overrides), input_shape=parse_shape(input_shape))
 
 
+def _as_written(network, spec: str, variables: list, input_shape: str | None) -> bool:
+    """Whether `network`, built with --set and --input, is the network the spec describes
+    (the same evaluated variables and input shape); when not, say that expect: is skipped."""
+    if not variables and input_shape is None:
+        return True
+    from .spec.build import load
+
+    overrides = parse_overrides(variables)
+    try:
+        written = load(spec)
+    except CnncalcError:  # the spec builds only with the overrides
+        changed = [f"--set {name}={value}" for name, value in overrides.items()]
+        changed += [f"--input {input_shape}"] if input_shape is not None else []
+    else:
+        changed = [f"--set {name}={value}" for name, value in overrides.items()
+                   if written.variables.get(name) != network.variables.get(name)]
+        changed += [f"--input {input_shape}"] if tuple(written.input_shape) != tuple(network.input_shape) else []
+    if changed:
+        _console(stderr=True).print(f"note: expect: not checked: {_escape(shown(' '.join(changed)))} "
+                                    f"change{'s' if len(changed) == 1 else ''} the network")
+    return not changed
+
+
 SetOption = typer.Option(None, "--set", metavar="NAME=VALUE", help="Override a variable of the spec's vars:.")
 InputOption = typer.Option(None, "--input", metavar="C,H,W", help="Override the spec's input shape.")
 
@@ -157,18 +236,20 @@ def summary(
         network = load_network(spec, variables, input_shape)
         result = summarize(network, batch=batch)
         # expect: describes the spec as written, per sample (as `check` sees it): checked
-        # whatever --batch says, and not at all once --set or --input change the network
-        changed = bool(variables) or input_shape is not None
-        outcomes = [] if changed else check(result if batch == 1 else summarize(network), network.expect)
+        # whatever --batch says, and not at all when --set or --input change the network
+        outcomes = []
+        if network.expect and _as_written(network, spec, variables, input_shape):
+            outcomes = check(result if batch == 1 else summarize(network), network.expect)
         rows = result.layers if depth is None else fold(result.layers, depth)
-        if output_format is Format.json:
-            sys.stdout.write(render.to_json(result, outcomes) + "\n")
-        elif output_format is Format.markdown:
-            sys.stdout.write(render.to_markdown(result, rows, outcomes))
-        elif output_format is Format.csv:
-            sys.stdout.write(render.to_csv(rows))
-        else:
-            sys.stdout.write(render.table_text(result, rows, outcomes, color=_color(sys.stdout)))
+        with _writing():
+            if output_format is Format.json:
+                sys.stdout.write(render.to_json(result, outcomes, rows) + "\n")
+            elif output_format is Format.markdown:
+                sys.stdout.write(render.to_markdown(result, rows, outcomes))
+            elif output_format is Format.csv:
+                sys.stdout.write(render.to_csv(rows))
+            else:
+                sys.stdout.write(render.table_text(result, rows, outcomes, color=_color(sys.stdout)))
         return 1 if any(not outcome.ok for outcome in outcomes) else 0
 
     run(action)
@@ -188,11 +269,20 @@ def layers() -> None:
         table.add_column("kind")
         table.add_column("arguments (=default)")
         for name, cls in sorted(REGISTRY.items(), key=lambda item: (item[1].category, item[0])):
-            args = ", ".join(arg if spec.required else f"{arg}={spec.default!r}" for arg, spec in cls.args.items())
+            args = "\n".join(_argument_text(arg, spec) for arg, spec in cls.args.items())
             table.add_row(name, cls.category, args or "-")
-        _console().print(table)
+        with _writing():
+            _console().print(table)
 
     run(action)
+
+
+def _argument_text(name: str, arg) -> str:
+    if arg.required:
+        return f"[bold]{name}[/bold] (required)"
+    if arg.default is None:  # no fixed default: its help says what it means when omitted
+        return f"{name}: {_escape(arg.doc)}"
+    return f"{name}={arg.default!r}"
 
 
 class CheckFormat(str, Enum):
@@ -215,6 +305,7 @@ def check(
     Exit 0 all good, 1 an expectation or budget failed, 2 a spec is invalid."""
 
     def action():
+        from . import render
         from .check import check_files, verify_problems
 
         verifier = verify_problems if verify else None
@@ -224,30 +315,32 @@ def check(
             report, updated = update_files(files, verify=verifier)
         else:
             report, updated = check_files(files, verify=verifier), []
-        if output_format is CheckFormat.json:
-            import json
-
-            data = report.to_dict()
-            if update_expect:
-                data["updated"] = updated
-            sys.stdout.write(json.dumps(data, indent=2) + "\n")
-            return report.exit_code
-        console = _console()
-        for path, changes in updated:
-            console.print(f"{_escape(path)}: updated {changes} expect figure{'s' if changes != 1 else ''}",
-                          soft_wrap=True)
-        for result in report.results:
-            for problem in result.problems:
-                where = f"{problem.loc}: " if problem.loc else ""
-                console.print(f"{_escape(where)}[bold red]error:[/bold red] {_escape(problem.message)}",
-                              soft_wrap=True)
-                if problem.hint:
-                    console.print(f"  [cyan]hint:[/cyan] {_escape(problem.hint)}", soft_wrap=True)
-        style = "green" if report.exit_code == 0 else "bold red"
-        console.print(f"[{style}]{_escape(report.verdict())}[/{style}]", soft_wrap=True)
+        with _writing():
+            if output_format is CheckFormat.json:
+                data = report.to_dict()
+                if update_expect:
+                    data["updated"] = updated
+                sys.stdout.write(render.json_text(data) + "\n")
+            else:
+                _print_check(_console(), report, updated)
         return report.exit_code
 
     run(action)
+
+
+def _print_check(console, report, updated: list) -> None:
+    for path, changes in updated:
+        console.print(f"{_escape(shown(path))}: updated {changes} expect figure{'s' if changes != 1 else ''}",
+                      soft_wrap=True)
+    for result in report.results:
+        for problem in result.problems:  # messages and hints are made safe by check.Problem
+            where = f"{shown(problem.loc, 2 * ECHO_LIMIT)}: " if problem.loc else ""
+            console.print(f"{_escape(where)}[bold red]error:[/bold red] {_escape(problem.message)}",
+                          soft_wrap=True)
+            if problem.hint:
+                console.print(f"  [cyan]hint:[/cyan] {_escape(problem.hint)}", soft_wrap=True)
+    style = "green" if report.exit_code == 0 else "bold red"
+    console.print(f"[{style}]{_escape(shown(report.verdict()))}[/{style}]", soft_wrap=True)
 
 
 class VerifyFormat(str, Enum):
@@ -294,14 +387,20 @@ def verify(
                                 dtype=dtype.value, max_memory=limit, progress=progress)
         finally:
             progress.close()
-        if output_format is VerifyFormat.json:
-            sys.stdout.write(to_json(result) + "\n")
-        else:
-            print_table(_console(), result)
+        with _writing():
+            if output_format is VerifyFormat.json:
+                sys.stdout.write(to_json(result) + "\n")
+            else:
+                print_table(_console(), result)
         return 0 if result.ok else 1
 
     run(action)
 
 
 def main() -> None:
-    app(prog_name="cnncalc")
+    try:
+        app(prog_name="cnncalc")
+    except OSError as error:  # writing --help or --version failed (commands report their own, in run)
+        _stdout_to_devnull()
+        sys.stderr.write(f"error: cannot write the output: {error.strerror or error}\n")
+        sys.exit(2)

@@ -4,7 +4,49 @@ They are raised where the problem is known and rendered once, by the CLI.
 """
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
+
+ECHO_LIMIT = 200  # characters of one user-provided value (a name, a source line) a message shows
+MESSAGE_LIMIT = 2000  # characters of a whole message or hint
+# C0 and C1 controls, DEL, and the bidirectional overrides/isolates that reorder what a terminal shows
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+_CUT = re.compile(r"…\([0-9,]+ characters\)$")
+# a run of non-blank characters this long is cut; one already cut ("…(N" included) is shorter
+_LONG_WORD = re.compile(r"\S{%d,}" % (ECHO_LIMIT + 20))
+
+
+def safe(text: str) -> str:
+    """`text` with every control or bidi character written visibly: ESC as \\x1b, U+202E as \\u202e."""
+    return _UNSAFE.sub(_escape_char, str(text))
+
+
+def _escape_char(match) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def cut(text: str, limit: int = ECHO_LIMIT) -> str:
+    """`text` shortened to `limit` characters, saying how long it was; text cut before is
+    kept as it is, so cutting twice changes nothing."""
+    text = str(text)
+    shorter = f"{text[:limit]}…({len(text):,} characters)"
+    if len(text) <= len(shorter):
+        return text
+    done = _CUT.search(text)
+    return text if done and done.start() <= limit else shorter
+
+
+def shown(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """User-provided text made fit to echo on a terminal: any run of more than ECHO_LIMIT
+    non-blank characters cut, controls escaped, and the whole cut to `limit`."""
+    return cut(safe(_LONG_WORD.sub(lambda match: cut(match.group()), str(text))), limit)
 
 
 class Location(NamedTuple):
@@ -29,12 +71,13 @@ class CnncalcError(Exception):
 
     def __init__(self, message: str, loc: Location | None = None, *,
                  layer: str | None = None, hint: str | None = None, arg: str | None = None):
+        message = shown(message)  # made safe here, once: messages embed names and values from specs
         super().__init__(message)
         self.message = message
         self.arg = arg  # the argument at fault, so the spec's line for it can be found
         self.loc = loc
         self.layer = layer
-        self.hint = hint
+        self.hint = shown(hint) if hint else hint
 
     def located(self, loc: Location | None = None, layer: str | None = None) -> "CnncalcError":
         """Fill in a location or layer name that the raiser did not know."""
@@ -45,8 +88,8 @@ class CnncalcError(Exception):
         return self
 
     def headline(self) -> str:
-        where = f"{self.loc}: " if self.loc else ""
-        layer = f"layer '{self.layer}': " if self.layer else ""
+        where = f"{shown(self.loc, ECHO_LIMIT * 2)}: " if self.loc else ""
+        layer = f"layer '{shown(self.layer, ECHO_LIMIT)}': " if self.layer else ""
         return f"{where}error: {layer}{self.message}"
 
     def __str__(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import Location, SpecError, did_you_mean
+from .errors import ECHO_LIMIT, Location, SpecError, did_you_mean, shown
 from .layers.base import shape_str
 from .spec.source import Mapping
 
@@ -18,54 +18,96 @@ _UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
           "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "B": 1}
 _AMOUNT = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+MAX_AMOUNT_CHARS = 64  # far beyond any real figure; int() of thousands of digits is refused by Python
+
+
+@dataclass(frozen=True)
+class Amount:
+    """An `expect:` amount: the integer it names, and the figures it matches, low..high.
+
+    An amount with a unit ('4.09G', '25.6M', '4G') is rounded to the last digit written:
+    it matches every figure that rounds (half up) to it in that unit, so '4.09G' matches
+    4,085,000,000..4,094,999,999. Without a unit ('60,840', 60840) it is exact."""
+
+    value: int
+    low: int
+    high: int
+    written: str
+
+    def matches(self, figure: int) -> bool:
+        return self.low <= figure <= self.high
+
+    def __str__(self) -> str:
+        if self.low == self.high:
+            return f"{self.value:,}"
+        return f"{self.written} (≈ {self.low:,}–{self.high:,})"
 
 
 @dataclass
 class Outcome:
     what: str  # "params", "max_macs", "layers.C3.params", "output_shape"
-    expected: object
+    expected: object  # an Amount, a budget's limit (int) or a shape (tuple)
     actual: object
     ok: bool
     loc: Location
     budget: bool = False
 
     def message(self) -> str:
+        what = shown(self.what, ECHO_LIMIT)  # holds a layer name from the spec
         if self.budget:
             verdict = "is within" if self.ok else "exceeds"
-            return f"{self.what}: {figure_text(self.actual)} {verdict} the budget of {figure_text(self.expected)}"
-        return f"{self.what}: expected {figure_text(self.expected)}, got {figure_text(self.actual)}"
+            return f"{what}: {figure_text(self.actual)} {verdict} the budget of {figure_text(self.expected)}"
+        return f"{what}: expected {figure_text(self.expected)}, got {figure_text(self.actual)}"
 
     def to_dict(self) -> dict:
-        return {"what": self.what, "expected": _plain(self.expected), "actual": _plain(self.actual),
+        data = {"what": self.what, "expected": _plain(self.expected), "actual": _plain(self.actual),
                 "ok": self.ok, "file": self.loc.file, "line": self.loc.line, "col": self.loc.col}
+        if isinstance(self.expected, Amount) and self.expected.low != self.expected.high:
+            data["expected_range"] = [self.expected.low, self.expected.high]
+        return data
 
 
 def _plain(value):
+    if isinstance(value, Amount):
+        return value.value
     return list(value) if isinstance(value, tuple) else value
 
 
 def figure_text(value) -> str:
-    """A figure as messages show it: 1,516 or [6, 28, 28]."""
+    """A figure as messages show it: 1,516, [6, 28, 28], or 4.09G (≈ 4,085,000,000–4,094,999,999)."""
     if isinstance(value, (list, tuple)):
         return shape_str(value)
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def amount(value, loc: Location, what: str) -> int:
-    """An integer, or a string such as '60,840', '25.6M', '1.5GiB'."""
+    """The integer an amount names: an integer, or a string such as '60,840', '25.6M', '1.5GiB'."""
+    return parse_amount(value, loc, what).value
+
+
+def parse_amount(value, loc: Location, what: str) -> Amount:
+    """An amount with the figures it matches (see Amount)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _AMOUNT.match(value) if isinstance(value, str) else None
+        return Amount(value, value, value, str(value))
+    text = value if isinstance(value, str) else ""
+    match = _AMOUNT.match(text) if len(text) <= MAX_AMOUNT_CHARS else None
     unit = match.group(2).upper() if match else None
     if not match or unit not in _UNITS:
-        raise SpecError(f"expect '{what}' must be a number such as 1516, '25.6M' or '1.5GiB', got {value!r}", loc)
-    number = match.group(1).replace(",", "").replace("_", "")
-    if "." not in number:
-        return int(number) * _UNITS[unit]
+        longer = f" (at most {MAX_AMOUNT_CHARS} characters)" if len(text) > MAX_AMOUNT_CHARS else ""
+        raise SpecError(f"expect '{what}' must be a number such as 1516, '25.6M' or '1.5GiB'{longer}, "
+                        f"got {value!r}", loc)
     # Decimal, not float: '25.6M' must be exact, and huge amounts must not overflow
-    from decimal import Decimal
+    from decimal import ROUND_CEILING, Decimal
 
-    return int((Decimal(number) * _UNITS[unit]).to_integral_value())
+    number = Decimal(match.group(1).replace(",", "").replace("_", ""))
+    scale = _UNITS[unit]
+    exact = int((number * scale).to_integral_value())
+    if scale == 1:
+        return Amount(exact, exact, exact, text.strip())
+    half_step = Decimal(scale).scaleb(number.as_tuple().exponent) / 2  # half of the last written digit
+    low = int((number * scale - half_step).to_integral_value(ROUND_CEILING))
+    high = int((number * scale + half_step).to_integral_value(ROUND_CEILING)) - 1
+    return Amount(exact, max(low, 0), high, text.strip())
 
 
 def _shape(value, loc: Location, what: str) -> tuple:
@@ -83,8 +125,8 @@ def check(summary, expect: Mapping | None) -> list[Outcome]:
     for key, value in expect.items():
         loc = expect.where(key)
         if key in TOTALS:
-            wanted = amount(value, loc, key)
-            outcomes.append(Outcome(key, wanted, totals[key], wanted == totals[key], loc))
+            wanted = parse_amount(value, loc, key)
+            outcomes.append(Outcome(key, wanted, totals[key], wanted.matches(totals[key]), loc))
         elif key in BUDGETS:
             limit = amount(value, loc, key)
             actual = totals[BUDGETS[key]]
@@ -120,10 +162,12 @@ def _check_layers(summary, layers, loc: Location) -> list[Outcome]:
             at = figures.where(key)
             if key == "output_shape":
                 wanted, got = _shape(value, at, key), tuple(record.output_shape)
+                ok = wanted == got
             elif key in LAYER_KEYS:
-                wanted, got = amount(value, at, key), actual[key]
+                wanted, got = parse_amount(value, at, key), actual[key]
+                ok = wanted.matches(got)
             else:
                 raise SpecError(f"unknown expect key '{key}' for layer '{name}'", figures.key_locs[key],
                                 hint=did_you_mean(key, LAYER_KEYS, "layer keys"))
-            outcomes.append(Outcome(f"layers.{name}.{key}", wanted, got, wanted == got, at))
+            outcomes.append(Outcome(f"layers.{name}.{key}", wanted, got, ok, at))
     return outcomes

@@ -1,6 +1,7 @@
 """Turn a Summary (and its expectation outcomes) into text: table, JSON, Markdown or CSV."""
 from __future__ import annotations
 
+from .errors import safe
 from .layers.base import shape_str
 from .summary import Summary
 
@@ -8,10 +9,15 @@ FORMATS = ("table", "json", "markdown", "csv")
 
 
 def human(n: int, unit: str = "") -> str:
-    """1234567 -> '1.23M'; bytes with unit='B' -> '4.9 MB' (decimal units)."""
+    """1234567 -> '1.23M'; bytes with unit='B' -> '4.9 MB' (decimal units). In integer
+    arithmetic (rounding half to even), so that a figure of any size prints."""
     for size, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(n) >= size:
-            value = f"{n / size:.2f}" if abs(n) / size < 10 else f"{n / size:.1f}"
+            places = 2 if abs(n) < 10 * size else 1
+            scaled, rest = divmod(abs(n) * 10**places, size)
+            scaled += 2 * rest > size or (2 * rest == size and scaled % 2)
+            whole, fraction = divmod(scaled, 10**places)
+            value = f"{'-' if n < 0 else ''}{whole}.{fraction:0{places}d}"
             return f"{value} {suffix}{unit}" if unit else f"{value}{suffix}"
     return f"{n} {unit}" if unit else str(n)
 
@@ -39,30 +45,44 @@ def totals_lines(summary: Summary) -> list[tuple[str, str]]:
     ]
 
 
-def to_json(summary: Summary, outcomes: list) -> str:
+def json_text(data) -> str:
+    """JSON as cnncalc prints it: ASCII only, so every control and bidi character in a name
+    is escaped (json.dumps leaves DEL, so it is escaped here)."""
     import json  # here, not at the top: the table path stays lean
 
+    return json.dumps(data, indent=2).replace("\x7f", "\\u007f")
+
+
+def to_json(summary: Summary, outcomes: list, rows: list | None = None) -> str:
+    """`rows`, when given (the folded rows of --depth), replace the layers; totals are the summary's."""
     data = summary.to_dict()
+    if rows is not None:
+        data["layers"] = [row.to_dict() for row in rows]
     if outcomes:
         data["expect"] = [outcome.to_dict() for outcome in outcomes]
-    return json.dumps(data, indent=2)
+    return json_text(data)
+
+
+def _md(text: str) -> str:
+    return safe(text).replace("|", "\\|")
 
 
 def to_markdown(summary: Summary, rows: list, outcomes: list) -> str:
-    lines = [f"# {summary.name}", "",
+    lines = [f"# {_md(summary.name)}", "",
              f"Input {shape_str(summary.input_shape)} → output {shape_str(summary.output_shape)}", "",
              "| Layer | Type | Output shape | Params | MACs | FLOPs |", "|---|---|---|--:|--:|--:|"]
     for r in rows:
-        lines.append(f"| {r.name} | {r.type} | {shape_str(r.output_shape)} | {exact(r.params)} | "
+        lines.append(f"| {_md(r.name)} | {_md(r.type)} | {shape_str(r.output_shape)} | {exact(r.params)} | "
                      f"{exact(r.macs)} | {exact(r.flops)} |")
     lines += ["", "| Total | |", "|---|--:|"]
-    lines += [f"| {label.strip()} | {value} |" for label, value in totals_lines(summary)]
+    lines += [f"| {_md(label.strip())} | {value} |" for label, value in totals_lines(summary)]
     if outcomes:
         lines += ["", *(f"- {'✓' if o.ok else '✗'} expect {o.message()}" for o in outcomes)]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def to_csv(rows: list) -> str:
+    """Names and types with control characters escaped (see errors.safe), like every format."""
     import csv
     import io
 
@@ -71,8 +91,8 @@ def to_csv(rows: list) -> str:
     writer.writerow(["name", "type", "inputs", "output_shape", "params", "trainable_params", "buffers",
                      "macs", "flops"])
     for r in rows:
-        writer.writerow([r.name, r.type, " ".join(r.inputs), "x".join(map(str, r.output_shape)), r.params,
-                         r.trainable_params, r.buffers, r.macs, r.flops])
+        writer.writerow([safe(r.name), safe(r.type), safe(" ".join(r.inputs)), "x".join(map(str, r.output_shape)),
+                         r.params, r.trainable_params, r.buffers, r.macs, r.flops])
     return out.getvalue()
 
 
@@ -112,10 +132,10 @@ def table_text(summary: Summary, rows: list, outcomes: list, color: bool = False
     style = _Style(color)
     body = [["input", "", shape_str(summary.input_shape), "", "", ""]]
     for r in rows:
-        body.append([r.name, r.type, shape_str(r.output_shape), exact(r.params) if r.params else "-",
+        body.append([safe(r.name), safe(r.type), shape_str(r.output_shape), exact(r.params) if r.params else "-",
                      exact(r.macs) if r.macs else "-", exact(r.flops) if r.flops else "-"])
     headers = ["Layer", "Type", "Output shape", "Params", "MACs", "FLOPs"]
-    lines = [style(summary.name, "bold"), *box_table(headers, body, {3, 4, 5}, style, {1: "cyan"})]
+    lines = [style(safe(summary.name), "bold"), *box_table(headers, body, {3, 4, 5}, style, {1: "cyan"})]
     totals = totals_lines(summary)
     label_width = max(len(label) for label, _ in totals)
     value_width = max(len(value) for _, value in totals)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import SpecError
+from .errors import SpecError, UsageError
 from .gcpause import without_cycle_collection
 from .layers.base import prod, shape_str
 from .network import INPUT, Network
-from .spec.build import DTYPES, MAX_DIM
+from .spec.build import DTYPES, MAX_DIM, MAX_RANK
 
 
 @dataclass
@@ -89,6 +89,9 @@ def infer_shapes(network: Network) -> dict:
                 exc.message += f" (input {'shapes' if len(inputs) > 1 else 'shape'}: " \
                                f"{', '.join(shape_str(s) for s in inputs)})"
             raise exc.located(loc, node.name) from None
+        if len(out) > MAX_RANK:  # bounded rank and sizes keep every figure a number that prints
+            raise SpecError(f"output shape has {len(out)} axes, above the limit of {MAX_RANK}", node.loc,
+                            layer=node.name)
         if any(d > MAX_DIM for d in out):
             raise SpecError(f"output shape {shape_str(out)} has a dimension above {MAX_DIM:,}", node.loc,
                             layer=node.name)
@@ -101,6 +104,8 @@ def summarize(network: Network, batch: int = 1) -> Summary:
     """Per-layer shapes, parameters, MACs and FLOPs, and their totals.
 
     MACs, FLOPs and activation memory scale with `batch`; parameters do not."""
+    if not 1 <= batch <= MAX_DIM:  # a size like any other: keeps every figure printable
+        raise UsageError(f"the batch size must be between 1 and {MAX_DIM:,}")
     shapes = infer_shapes(network)
     records = []
     for node in network.nodes:

@@ -6,8 +6,6 @@ import glob
 import inspect
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -169,12 +167,6 @@ def test_json_format_for_an_invalid_spec(tmp_path):
 def test_no_colour_when_piped(tmp_path):
     path = write(tmp_path, "b.yaml", GOOD.replace("macs: 75,776", "macs: 1"))
     assert "\x1b[" not in invoke("check", path).output
-
-
-def test_check_imports_no_round_trip_library():
-    code = ("import sys\nfrom cnncalc.check import check_files\n"
-            f"assert check_files({ZOO!r}).exit_code == 0\nassert 'ruamel' not in sys.modules\n")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 # --- --update-expect ---------------------------------------------------------------

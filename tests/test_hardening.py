@@ -83,7 +83,7 @@ def test_plain_text(tmp_path):
 def test_directory_without_specs(tmp_path):
     path = tmp_path / "empty"
     path.mkdir()
-    rejected(path, "is a directory")
+    rejected(path, "no spec files (.yaml/.yml) under this folder")
 
 
 def test_missing_file(tmp_path):
@@ -194,7 +194,8 @@ def test_long_expression_chain_is_fine(tmp_path):
 def test_huge_amount_in_expect(tmp_path):
     text = BASE + RELU + "expect: {params: '" + "9" * 400 + "T'}\n"
     result = CliRunner(**_MIX).invoke(app, ["check", str(spec(tmp_path, text))])
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "at most 64 characters" in result.output
 
 
 def test_huge_integer_literal(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..network import INPUT
-from .memory import last_uses
+from .memory import last_uses, out_of_memory
 from .ops import Ops
 from .params import Params, initial
 
@@ -26,6 +26,14 @@ class Executed:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def finite(xp, y) -> bool:
+    """No NaN or Inf in y, without a temporary of y's size: max and min propagate NaN
+    (array API standard) and are infinite where an element is."""
+    if any(int(d) == 0 for d in y.shape):
+        return True
+    return bool(xp.isfinite(xp.max(y))) and bool(xp.isfinite(xp.min(y)))
 
 
 def run(network, xp, weights: dict, x, *, dtype: str = "float32", seed: int = 0,
@@ -58,6 +66,8 @@ def run(network, xp, weights: dict, x, *, dtype: str = "float32", seed: int = 0,
                 y = node.layer.forward(ops, params, *(values[name] for name in node.inputs))
             except NotImplementedError as error:
                 record.error = str(error)
+            except MemoryError:  # not a finding about this layer: the run cannot go on
+                raise out_of_memory(node.name) from None
             except Exception as error:  # the computation itself refused: report it on this row
                 record.error = _first_line(error)
             else:
@@ -68,7 +78,7 @@ def run(network, xp, weights: dict, x, *, dtype: str = "float32", seed: int = 0,
                     f"the layer's rule declares '{name}', which the forward pass does not use"
                     for name in params.unused()]
                 if check_finite and xp.isdtype(y.dtype, "real floating"):
-                    record.finite = bool(xp.all(xp.isfinite(y)))
+                    record.finite = finite(xp, y)
                 values[node.name] = y
                 del y
         for name in set(node.inputs):  # free what no later node reads

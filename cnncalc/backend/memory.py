@@ -56,6 +56,28 @@ def available_ram() -> int:
         return 8 * 1024**3
 
 
+def total_ram() -> int:
+    """MemTotal + SwapTotal from /proc/meminfo, else physical memory: more than this no
+    run can get, whatever --max-memory says."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        return sum(int(fields[key].split()[0]) * 1024 for key in ("MemTotal", "SwapTotal") if key in fields)
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**63 - 1  # unknown: only NumPy's own limit on an array's bytes
+
+
+def out_of_memory(where: str) -> UsageError:
+    """The error for a MemoryError while verify allocates (parameters, input or a layer)."""
+    return UsageError("out of memory while running verify", layer=where,
+                      hint="use a smaller --batch, or a --max-memory below the memory free on this "
+                           "machine so that verify refuses before it allocates")
+
+
 def last_uses(network) -> dict:
     """For each value (the input and every node), the index of the last node reading it."""
     last = {}
@@ -66,24 +88,27 @@ def last_uses(network) -> dict:
 
 
 def estimate(network, shapes: dict, batch: int, itemsize: int) -> Estimate:
+    """The input stays alive to the end (verify holds it); every other activation is
+    freed after its last reader, as the forward pass does."""
     params = 0
     for node in network.nodes:
         inputs = [shapes[name] for name in node.inputs]
         params += sum(prod(s) for s in node.layer.param_shapes(*inputs).values())
         params += sum(prod(s) for s in node.layer.buffer_shapes(*inputs).values())
     last = last_uses(network)
-    alive = {INPUT: prod(shapes[INPUT])}
+    tokens = any(INPUT in node.inputs and node.layer.token_range() is not None for node in network.nodes)
+    alive = {INPUT: prod(shapes[INPUT]) * (max(1, 8 // itemsize) if tokens else 1)}  # per sample; tokens are int64
     worst, where = 0, INPUT
     for index, node in enumerate(network.nodes):
         out = shapes[node.name]
         inputs = [shapes[name] for name in node.inputs]
-        now = sum(alive.values()) + prod(out) + node.layer.workspace(out, *inputs)
+        now = batch * (sum(alive.values()) + prod(out)) + node.layer.workspace(batch, out, *inputs)
         if now > worst:
             worst, where = now, node.name
         alive[node.name] = prod(out)
         for name in set(node.inputs):
-            if last.get(name) == index and name != network.output:
+            if last.get(name) == index and name not in (network.output, INPUT):
                 alive.pop(name, None)
         if node.name not in last and node.name != network.output:
             alive.pop(node.name, None)
-    return Estimate(params * itemsize, worst * batch * itemsize, where)
+    return Estimate(params * itemsize, worst * itemsize, where)

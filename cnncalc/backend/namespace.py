@@ -8,6 +8,7 @@ knows which library it runs on.
 """
 from __future__ import annotations
 
+import functools
 import types
 
 from ..errors import UsageError
@@ -27,6 +28,8 @@ class _Compat:
                 setattr(self, name, getattr(module, fallback))
         if not hasattr(module, "astype"):
             self.astype = lambda x, dtype, /, *, copy=True: x.astype(dtype, copy=copy)
+        if not hasattr(module, "cumulative_sum"):
+            self.cumulative_sum = functools.partial(_cumulative_sum, module)
         if not hasattr(module, "isdtype"):
             kinds = {"real floating": module.floating, "integral": module.integer, "bool": module.bool_}
             self.isdtype = lambda dtype, kind: module.issubdtype(dtype, kinds[kind])
@@ -36,6 +39,16 @@ class _Compat:
 
     def __getattr__(self, name):
         return getattr(self._module, name)
+
+
+def _cumulative_sum(module, x, /, *, axis=None, dtype=None, include_initial=False):
+    """The standard's cumulative_sum from cumsum (NumPy < 2.1, CuPy)."""
+    sums = module.cumsum(x, axis=axis, dtype=dtype)
+    if include_initial:
+        shape = list(sums.shape)
+        shape[axis] = 1
+        sums = module.concatenate([module.zeros(shape, dtype=sums.dtype), sums], axis=axis)
+    return sums
 
 
 def namespace(backend: str = "numpy"):
@@ -93,11 +106,11 @@ def to_numpy(array):
     return numpy.asarray(array)
 
 
-def free_device_memory(backend: str) -> int | None:
-    """Bytes free on the GPU for cupy; None for host backends."""
+def device_memory(backend: str) -> tuple | None:
+    """(free, total) bytes on the GPU for cupy; None for host backends."""
     if backend != "cupy":
         return None
     import cupy
 
-    free, _total = cupy.cuda.runtime.memGetInfo()
-    return int(free)
+    free, total = cupy.cuda.runtime.memGetInfo()
+    return int(free), int(total)

@@ -59,19 +59,78 @@ class Ops:
         out[(..., *(slice(left, left + n) for n, (left, _) in zip(x.shape[lead:], pads)))] = x
         return out
 
-    def windows(self, x, kernel, stride, dilation):
-        """One strided view of x per kernel offset (row-major over the kernel), over its
-        trailing len(kernel) axes: view[..., i, j] is element (offset) of window (i, j).
+    @staticmethod
+    def window_counts(lengths, kernel, stride, dilation) -> list:
+        """Windows per axis of these lengths, as slicing yields them: range(0, L - d(k-1), s)."""
+        return [len(range(0, max(0, int(n) - d * (k - 1)), s)) for n, k, s, d in zip(lengths, kernel, stride, dilation)]
 
-        The number of windows per axis is whatever the slices hold: from offset o*d up
-        to where the last kernel element still fits, in steps of the stride."""
+    def im2col(self, x, kernel, stride, dilation):
+        """Convolution columns over x's trailing len(kernel) axes:
+        cols[..., *offset, *window] = x[..., *(window * stride + offset * dilation)].
+
+        Filled by strided copies: on each axis, one per kernel offset (all windows at
+        once) or, where the windows are fewer than the offsets, one per window (all
+        offsets at once), so a huge kernel over few windows costs few copies. A 1x1
+        kernel with stride 1 is a view of x. Windows per axis: window_counts."""
+        xp = self.xp
         lead = x.ndim - len(kernel)
-        lengths = x.shape[lead:]
-        views = []
-        for offsets in product(*(range(k) for k in kernel)):
-            index = [...]
-            for n, k, s, d, o in zip(lengths, kernel, stride, dilation, offsets):
-                start = o * d
-                index.append(slice(start, max(start, n - (k - 1 - o) * d), s))
-            views.append(x[tuple(index)])
-        return views
+        if all(k == 1 for k in kernel) and all(s == 1 for s in stride):
+            return xp.reshape(x, (*x.shape[:lead], *kernel, *x.shape[lead:]))
+        counts = self.window_counts(x.shape[lead:], kernel, stride, dilation)
+        by_offset = [k <= count for k, count in zip(kernel, counts)]
+        cols = xp.empty((*x.shape[:lead], *kernel, *counts), dtype=x.dtype)
+        # a source block has one axis per spatial axis, of the windows' or the offsets' length;
+        # in cols the per-window (offset) axes come first, then the per-offset (window) axes
+        order = (*range(lead), *(lead + a for a, flag in enumerate(by_offset) if not flag),
+                 *(lead + a for a, flag in enumerate(by_offset) if flag))
+        loops = [range(k) if flag else range(count) for k, count, flag in zip(kernel, counts, by_offset)]
+        for steps in product(*loops):
+            source, offsets, windows = [], [], []
+            for j, k, count, s, d, flag in zip(steps, kernel, counts, stride, dilation, by_offset):
+                if flag:  # kernel offset j, every window
+                    source.append(slice(j * d, j * d + (count - 1) * s + 1, s))
+                    offsets.append(j)
+                    windows.append(slice(None))
+                else:  # window j, every kernel offset
+                    source.append(slice(j * s, j * s + (k - 1) * d + 1, d))
+                    offsets.append(slice(None))
+                    windows.append(j)
+            cols[(..., *offsets, *windows)] = xp.permute_dims(x[(..., *source)], order)
+        return cols
+
+    def window_reduce(self, x, kernel, stride, dilation, combine: str):
+        """The max or sum (`combine`) of every window over x's trailing len(kernel) axes,
+        one axis at a time (both are separable over a box). On each axis the loop runs
+        over the kernel offsets (one strided view each, combined element-wise) or, where
+        the windows are fewer, over the windows (one reduction each), so its length is
+        min(k, windows). Windows per axis: range(0, L - d(k-1), s), as slicing yields."""
+        lead = x.ndim - len(kernel)
+        for axis, k, s, d in zip(range(lead, x.ndim), kernel, stride, dilation):
+            x = self._reduce_axis(x, axis, k, s, d, combine)
+        return x
+
+    def _reduce_axis(self, x, axis: int, k: int, s: int, d: int, combine: str):
+        xp = self.xp
+        starts = range(0, max(0, x.shape[axis] - d * (k - 1)), s)
+
+        def cut(part):
+            return x[(*(slice(None),) * axis, part, ...)]
+
+        if k == 1:
+            return cut(slice(0, None, s))
+        if k <= len(starts):
+            stop = (len(starts) - 1) * s + 1
+            views = (cut(slice(o * d, o * d + stop, s)) for o in range(k))
+            first = next(views)
+            if combine == "sum":
+                total = first + next(views)
+                for view in views:
+                    total += view
+                return total
+            result = xp.maximum(first, next(views))
+            for view in views:
+                result = xp.maximum(result, view)
+            return result
+        reduce = xp.sum if combine == "sum" else xp.max
+        return xp.concat([reduce(cut(slice(i, i + d * (k - 1) + 1, d)), axis=axis, keepdims=True)
+                          for i in starts], axis=axis)

@@ -16,29 +16,43 @@ from __future__ import annotations
 import math
 
 from ..layers.base import prod, shape_str
+from .memory import out_of_memory
 
 
 def initial(rng, weight_init: str, name: str, shape: tuple, dtype: str):
     """A NumPy array of `shape` for parameter (or buffer) `name` of a layer whose type
-    initialises its weights by `weight_init` (Layer.weight_init)."""
+    initialises its weights by `weight_init` (Layer.weight_init). Drawn in `dtype` and
+    scaled in place: no temporary beside the array (verify's memory estimate counts none)."""
     shape = tuple(int(d) for d in shape)
     if name == "running_var":
-        return rng.uniform(0.5, 1.5, shape).astype(dtype)
+        return _uniform(rng, 0.5, 1.5, shape, dtype)
     if name == "running_mean":
-        return (rng.standard_normal(shape, dtype=dtype) * 0.1).astype(dtype)
+        return _normal(rng, 0.1, shape, dtype)
     if name.startswith("bias"):
-        return rng.uniform(-0.1, 0.1, shape).astype(dtype)
+        return _uniform(rng, -0.1, 0.1, shape, dtype)
     if len(shape) < 2:
-        return rng.uniform(0.5, 1.5, shape).astype(dtype)
+        return _uniform(rng, 0.5, 1.5, shape, dtype)
     if weight_init == "normal":
-        return rng.standard_normal(shape, dtype=dtype)
+        return _normal(rng, 1.0, shape, dtype)
     fan_in = prod(shape) if "." in name else prod(shape[1:])
     if weight_init == "glorot_uniform":
         limit = math.sqrt(6.0 / (fan_in + shape[0]))
-        return rng.uniform(-limit, limit, shape).astype(dtype)
-    weights = rng.standard_normal(shape, dtype=dtype)
-    weights *= math.sqrt(2.0 / max(fan_in, 1))
-    return weights
+        return _uniform(rng, -limit, limit, shape, dtype)
+    return _normal(rng, math.sqrt(2.0 / max(fan_in, 1)), shape, dtype)
+
+
+def _uniform(rng, low: float, high: float, shape: tuple, dtype: str):
+    values = rng.random(shape, dtype=dtype)
+    values *= high - low
+    values += low
+    return values
+
+
+def _normal(rng, std: float, shape: tuple, dtype: str):
+    values = rng.standard_normal(shape, dtype=dtype)
+    if std != 1.0:
+        values *= std
+    return values
 
 
 class Params:
@@ -98,10 +112,13 @@ def materialise(network, shapes: dict, xp, dtype: str = "float32", seed: int = 0
     for node in network.nodes:
         inputs = [shapes[name] for name in node.inputs]
         layer = node.layer
-        params = {name: xp.asarray(initial(rng, layer.weight_init, name, shape, dtype))
-                  for name, shape in layer.param_shapes(*inputs).items()}
-        buffers = {name: xp.asarray(initial(rng, layer.weight_init, name, shape, dtype))
-                   for name, shape in layer.buffer_shapes(*inputs).items()}
+        try:
+            params = {name: xp.asarray(initial(rng, layer.weight_init, name, shape, dtype))
+                      for name, shape in layer.param_shapes(*inputs).items()}
+            buffers = {name: xp.asarray(initial(rng, layer.weight_init, name, shape, dtype))
+                       for name, shape in layer.buffer_shapes(*inputs).items()}
+        except MemoryError:
+            raise out_of_memory(node.name) from None
         result[node.name] = (params, buffers)
     return result
 
@@ -115,6 +132,9 @@ def random_input(network, xp, batch: int, dtype: str = "float32", seed: int = 0)
     shape = (batch, *network.input_shape)
     vocab = [node.layer.token_range() for node in network.nodes
              if "input" in node.inputs and node.layer.token_range() is not None]
-    if vocab:
-        return xp.asarray(rng.integers(0, min(vocab), shape, dtype=numpy.int64))
-    return xp.asarray(rng.standard_normal(shape, dtype=dtype))
+    try:
+        if vocab:
+            return xp.asarray(rng.integers(0, min(vocab), shape, dtype=numpy.int64))
+        return xp.asarray(rng.standard_normal(shape, dtype=dtype))
+    except MemoryError:
+        raise out_of_memory("input") from None

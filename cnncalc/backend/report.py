@@ -2,54 +2,112 @@
 ✓ or ✗), then a verdict; or JSON."""
 from __future__ import annotations
 
-import json
-
+from ..errors import ECHO_LIMIT, safe, shown
 from ..layers.base import shape_str
 from .memory import human
 
 OK, BAD = "[green]✓[/green]", "[bold red]✗[/bold red]"
+FIGURES = (("shape", "shape"), ("params", "params"), ("MACs", "macs"))
 
 
-def _cell(check, text) -> str:
-    if check.run is None:
-        return "[dim]-[/dim]"
-    value = text(check.run)
-    return value if check.ok else f"[bold red]{value}[/bold red]"
+def _number(value) -> str:
+    return f"{value:,}"
+
+
+def _params(check, buffers, gap: str) -> tuple:
+    """Parameter texts (rule, run), with the buffers after `gap` when a layer has any."""
+    if not buffers.rule and not buffers.run:
+        return _number(check.rule), None if check.run is None else _number(check.run)
+    run = None if check.run is None else _number(check.run) + (
+        "" if buffers.run is None else f"{gap}+{buffers.run:,} buf")
+    return f"{check.rule:,}{gap}+{buffers.rule:,} buf", run
+
+
+class _Figures:
+    """One row's figures as (rule text, run text, agree?), the same for every layout."""
+
+    def __init__(self, row=None, totals=None, gap: str = " "):
+        if row is not None:
+            shape = (shape_str(row.shape.rule), None if row.shape.run is None else shape_str(row.shape.run))
+            self.cells = {"shape": (*shape, row.shape.ok),
+                          "params": (*_params(row.params, row.buffers, gap), row.params.ok and row.buffers.ok),
+                          "macs": (_number(row.macs.rule), None if row.macs.run is None else _number(row.macs.run),
+                                   row.macs.ok)}
+        else:
+            params, macs = totals
+            self.cells = {"shape": ("", "", True),
+                          "params": (_number(params.rule), _number(params.run), params.ok),
+                          "macs": (_number(macs.rule), _number(macs.run), macs.ok)}
+
+    def split(self, key: str) -> list:
+        rule, run, ok = self.cells[key]
+        if run is None:
+            return [rule, "[dim]-[/dim]"]
+        return [rule, run if ok else f"[bold red]{run}[/bold red]"]
+
+    def merged(self, key: str) -> str:
+        """One cell: the figure when rule and run agree, else `rule ≠ run`."""
+        rule, run, ok = self.cells[key]
+        if run is None:
+            return f"{rule} [dim]≠ -[/dim]"
+        return rule if ok else f"{rule} [bold red]≠ {run}[/bold red]"
+
+
+def _table(result, merged: bool, with_type: bool):
+    """The table in one of three layouts, widest first: rule and run in columns of their
+    own, or merged into one (`a ≠ b` where they differ), and with or without the type."""
+    from rich.table import Table
+
+    table = Table(header_style="bold", title_justify="left", title=f"{safe(result.name)}: verify on "
+                  f"{result.backend} ({result.dtype}, batch {result.batch}, seed {result.seed})",
+                  caption="one figure where rule and run agree; rule ≠ run where they differ" if merged else None,
+                  caption_justify="left")
+    notes = any(row.notes() for row in result.rows)
+    table.add_column("", no_wrap=True)
+    table.add_column("layer", style="cyan", overflow="fold", min_width=10)
+    if with_type:
+        table.add_column("type", no_wrap=True)
+    for label, key in FIGURES:  # numbers are never cut: shapes wrap between sizes, counts do not wrap
+        shape = key == "shape"
+        options = {"justify": "left" if shape else "right", "no_wrap": not shape, "overflow": "fold"}
+        if merged:
+            table.add_column(label, **options)
+        else:
+            table.add_column(f"{label} (rule)", **options)
+            table.add_column(f"{label} (run)", **options)
+    if notes:
+        table.add_column("note", overflow="fold")
+
+    def cells(figures) -> list:
+        if merged:
+            return [figures.merged(key) for _, key in FIGURES]
+        return [cell for _, key in FIGURES for cell in figures.split(key)]
+
+    for row in result.rows:
+        table.add_row(OK if row.ok else BAD, _markup(row.name), *([_markup(row.type)] if with_type else []),
+                      *cells(_Figures(row, gap="\n" if merged else " ")), *([_markup("; ".join(row.notes()))] if notes else []))
+    table.add_section()
+    table.add_row(OK if result.ok else BAD, "total", *([""] if with_type else []),
+                  *cells(_Figures(totals=(result.total("params"), result.total("macs")))), *([""] if notes else []))
+    return table
+
+
+def _markup(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(safe(text))
 
 
 def print_table(console, result) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+    """The widest layout that fits the console (COLUMNS on a terminal), then the verdict."""
+    from rich.measure import Measurement
 
-    table = Table(header_style="bold", title_justify="left", title=f"{result.name}: verify on {result.backend} "
-                  f"({result.dtype}, batch {result.batch}, seed {result.seed})")
-    notes = any(row.notes() for row in result.rows)
-    table.add_column("", no_wrap=True)
-    table.add_column("layer", style="cyan", no_wrap=True)
-    table.add_column("type", no_wrap=True)
-    table.add_column("shape (rule)", no_wrap=True)
-    table.add_column("shape (run)", no_wrap=True)
-    table.add_column("params (rule)", justify="right")
-    table.add_column("params (run)", justify="right")
-    table.add_column("MACs (rule)", justify="right")
-    table.add_column("MACs (run)", justify="right")
-    if notes:
-        table.add_column("note")
-    for row in result.rows:
-        buffers = (lambda v: f"{v:,}") if not row.buffers.rule and not row.buffers.run else None
-        table.add_row(
-            OK if row.ok else BAD, escape(row.name), row.type,
-            shape_str(row.shape.rule), _cell(row.shape, shape_str),
-            f"{row.params.rule:,}" + ("" if buffers else f" +{row.buffers.rule:,} buf"),
-            _cell(row.params, lambda v: f"{v:,}") + ("" if buffers or row.buffers.run is None
-                                                      else " " + _cell(row.buffers, lambda v: f"+{v:,} buf")),
-            f"{row.macs.rule:,}", _cell(row.macs, lambda v: f"{v:,}"),
-            *([escape("; ".join(row.notes()))] if notes else []))
-    params, macs = result.total("params"), result.total("macs")
-    table.add_section()
-    table.add_row(OK if result.ok else BAD, "total", "", "", "", f"{params.rule:,}",
-                  _cell(params, lambda v: f"{v:,}"), f"{macs.rule:,}", _cell(macs, lambda v: f"{v:,}"),
-                  *([""] if notes else []))
+    layouts = ((False, True), (True, True), (True, False))
+    for merged, with_type in layouts:
+        table = _table(result, merged, with_type)
+        unlimited = console.options.update_width(10**6)  # the width it wants, not what it would squeeze into
+        if Measurement.get(console, unlimited, table).maximum <= console.width:
+            break
     console.print(table)
     console.print(verdict(result, markup=True))
 
@@ -62,7 +120,8 @@ def verdict(result, markup: bool = False) -> str:
         text = f"✓ verified: all {count} layers agree with the rules ({how})"
         return f"[bold green]{text}[/bold green]" if markup else text
     bad = result.failures
-    names = ", ".join(row.name for row in bad[:5]) + (f", and {len(bad) - 5} more" if len(bad) > 5 else "")
+    names = ", ".join(shown(row.name, ECHO_LIMIT) for row in bad[:5]) + (
+        f", and {len(bad) - 5} more" if len(bad) > 5 else "")
     text = f"✗ verification failed: {len(bad)} of {count} layers disagree ({names}) ({how})"
     if markup:
         from rich.markup import escape
@@ -72,4 +131,6 @@ def verdict(result, markup: bool = False) -> str:
 
 
 def to_json(result) -> str:
-    return json.dumps(result.to_dict(), indent=2)
+    from ..render import json_text
+
+    return json_text(result.to_dict())

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..network import INPUT
-from .memory import Estimate, available_ram, estimate, human
+from .memory import Estimate, available_ram, estimate, human, total_ram
 
 
 @dataclass
@@ -88,18 +88,25 @@ class VerifyResult:
                 "layers": [row.to_dict() for row in self.rows]}
 
 
-def default_max_memory(backend: str) -> int:
-    """Half the available RAM (or half the free GPU memory for cupy)."""
-    from .namespace import free_device_memory
+def memory_limits(backend: str) -> tuple:
+    """(the default limit, the most there is): half the available RAM and RAM + swap, or
+    half the free GPU memory and the GPU's memory for cupy."""
+    from .namespace import device_memory
 
-    free = free_device_memory(backend)
-    return (free if free is not None else available_ram()) // 2
+    device = device_memory(backend)
+    if device is not None:
+        return device[0] // 2, device[1]
+    return available_ram() // 2, total_ram()
 
 
 def verify(network, *, backend: str = "numpy", batch: int = 1, seed: int = 0, dtype: str = "float32",
            max_memory: int | None = None, progress=None) -> VerifyResult:
     """Materialise every parameter, run one forward pass on a random batch, and compare each
-    layer's output shape, parameter count and executed MACs with `summarize`'s."""
+    layer's output shape, parameter count and executed MACs with `summarize`'s.
+
+    Refused (UsageError) before anything is allocated when the estimated peak is above
+    `max_memory` (default: half the available memory) or above all the memory there is;
+    a MemoryError while allocating is a UsageError naming the layer."""
     from ..summary import summarize
     from .execute import run
     from .namespace import dtype_of, namespace
@@ -107,16 +114,22 @@ def verify(network, *, backend: str = "numpy", batch: int = 1, seed: int = 0, dt
 
     if batch < 1:
         raise UsageError(f"--batch must be positive, got {batch}")
+    if seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {seed}")
     summary = summarize(network, batch=batch)  # an invalid spec stops here (exit 2)
     xp = namespace(backend)
     dtype_of(xp, dtype)
     shapes = {INPUT: tuple(network.input_shape), **{r.name: tuple(r.output_shape) for r in summary.layers}}
     guess = estimate(network, shapes, batch, 8 if dtype == "float64" else 4)
-    limit = default_max_memory(backend) if max_memory is None else max_memory
-    if guess.total > limit:
-        raise UsageError(f"verify would need about {human(guess.total)} (parameters {human(guess.params)} + "
-                         f"activations {human(guess.activations)} at layer '{guess.layer}'), above the "
-                         f"--max-memory limit of {human(limit)}; use a smaller --batch or raise --max-memory")
+    default, most = memory_limits(backend)
+    limit = default if max_memory is None else max_memory
+    need = (f"verify would need about {human(guess.total)} (parameters {human(guess.params)} + "
+            f"activations {human(guess.activations)} at layer '{guess.layer}')")
+    if guess.total > min(limit, most):
+        above = f"the --max-memory limit of {human(limit)}" if limit <= most else \
+            f"all the memory there is ({human(most)})"
+        raise UsageError(f"{need}, above {above}", hint="use a smaller --batch" + (
+            " or raise --max-memory" if guess.total <= most else ""))
     weights = materialise(network, shapes, xp, dtype, seed)
     x = random_input(network, xp, batch, dtype, seed)
     start = time.perf_counter()

@@ -17,10 +17,19 @@ def erf(xp, x):
     """erf from standard functions (the array API has none): Abramowitz & Stegun 7.1.26,
     absolute error below 1.5e-7."""
     z = xp.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    y = 1.0 - poly * xp.exp(-z * z)
-    return xp.where(x < 0, -y, y)
+    t = z * 0.3275911
+    t += 1.0
+    t = 1.0 / t
+    poly = t * 1.061405429  # Horner, in place: a few arrays of x's size at once
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += coefficient
+        poly *= t
+    del t
+    z *= z
+    poly *= xp.exp(-z)
+    del z
+    poly -= 1.0  # -erf(|x|)
+    return xp.where(x < 0, poly, -poly)
 
 
 class Elementwise(Layer):
@@ -79,8 +88,15 @@ class GELU(Elementwise):
     type = "gelu"  # x/2 * (1 + erf(x/sqrt 2)): divide, erf, add, multiply, multiply
     flops_per_element = 5
 
+    def workspace(self, batch, out, x):
+        return 5 * batch * prod(out)  # erf's temporaries and its scaled input
+
     def forward(self, ops, params, x):
-        return x * 0.5 * (erf(ops.xp, x * 0.7071067811865476) + 1.0)
+        y = erf(ops.xp, x * 0.7071067811865476)
+        y += 1.0
+        y *= x
+        y *= 0.5
+        return y
 
 
 class SiLU(Elementwise):
@@ -133,6 +149,9 @@ class Softmax(Layer):
         n = self.length(x)
         # max (n-1), subtract (n), exp (n), sum (n-1), divide (n) per slice
         return prod(x) // n * (5 * n - 2)
+
+    def workspace(self, batch, out, x):
+        return 3 * batch * prod(out)  # the shifted input, its exponentials, the sums and maxima
 
     def forward(self, ops, params, x):
         xp = ops.xp

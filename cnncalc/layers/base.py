@@ -192,10 +192,12 @@ class Layer:
     weight_init: ClassVar[str] = "he_normal"
     moves_no_data: ClassVar[bool] = False  # views and identities: no working arrays
 
-    def workspace(self, out: Shape, *inputs: Shape) -> int:
-        """Elements of the working arrays the forward pass allocates besides its output
-        (verify's memory estimate): a padded copy or a temporary or two."""
-        return 0 if self.moves_no_data else 2 * prod(out)
+    def workspace(self, batch: int, out: Shape, *inputs: Shape) -> int:
+        """Elements of the working arrays the forward pass holds at once besides its inputs
+        and its output, for a batch of `batch` (verify's memory estimate): an upper bound,
+        measured per layer type in tests/test_verify_memory.py. Default: two temporaries
+        of the output's size."""
+        return 0 if self.moves_no_data else 2 * batch * prod(out)
 
     def token_range(self) -> int | None:
         """When this layer reads integer tokens: how many distinct ones (verify's input)."""

@@ -6,6 +6,9 @@ from ..errors import SpecError
 from .base import Arg, Layer, prod
 from .window import axes_names, check_positive, conv_length
 
+# elements of im2col columns made at once (64 MiB in float32), unless one sample needs more
+COLUMN_BLOCK = 1 << 24
+
 
 class _Conv(Layer):
     category = "convolution"
@@ -92,47 +95,89 @@ class _Conv(Layer):
     def flops(self, out, x):
         return 2 * self.macs(out, x) + (prod(out) if self.bias else 0)
 
-    def workspace(self, out, x):
-        """The padded input (when padded) and the stacked windows (when the kernel has
-        more than one tap)."""
+    def block_samples(self, batch: int, columns: int) -> int:
+        """Samples per im2col block (`columns`: elements per sample): all of them while they
+        fit COLUMN_BLOCK, else as many as fit, at least one."""
+        return max(1, min(batch, COLUMN_BLOCK // max(1, columns)))
+
+    def columns_are_a_view(self) -> bool:
+        return prod(self.kernel_size) == 1 and all(s == 1 for s in self.stride)
+
+    def workspace(self, batch, out, x):
+        """The padded input (when padded) and, per block of samples, the im2col columns
+        (none when they are a view of the input), for a connection table the input maps one
+        output map sees and the per-map results, and the block's result before it is copied
+        into the output (when there is more than one block)."""
         padded = prod(n + left + right for n, (left, right) in zip(x[1:], self.paddings())) * x[0]
-        taps = prod(self.kernel_size)
-        return (padded if padded != prod(x) else 0) + (x[0] * taps * prod(out[1:]) if taps > 1 else 0)
+        taps, positions = prod(self.kernel_size), prod(out[1:])
+        columns = 0 if self.columns_are_a_view() else x[0] * taps * positions
+        samples = self.block_samples(batch, columns)
+        block = columns
+        if self.connections is not None:
+            block += max(len(row) for row in self.connections) * taps * positions + prod(out)
+        if samples < batch:
+            block += prod(out)
+        return batch * (padded if padded != prod(x) else 0) + samples * block
 
     def forward(self, ops, params, x):
-        """im2col by slicing (one strided view per kernel offset, stacked once), then one
-        GEMM; groups as one batched GEMM; a connection table as one GEMM per output map
-        over only the maps it sees, so the executed MACs are the sparse count."""
+        """im2col by strided copies (ops.im2col), then one GEMM; groups as one batched
+        GEMM; a connection table as one GEMM per output map over only the maps it sees,
+        so the executed MACs are the sparse count. Columns beyond COLUMN_BLOCK elements are
+        made and multiplied a block of samples at a time."""
         xp = ops.xp
         batch, channels = x.shape[0], x.shape[1]
         taps = prod(self.kernel_size)
-        views = ops.windows(ops.pad(x, self.paddings()), self.kernel_size, self.stride, self.dilation)
-        lengths = views[0].shape[2:]
+        padded = ops.pad(x, self.paddings())
+        lengths = ops.window_counts(padded.shape[2:], self.kernel_size, self.stride, self.dilation)
         positions = prod(lengths)
-        cols = views[0] if taps == 1 else xp.stack(views, axis=2)  # [N, C, (taps,) *lengths]
-        del views
-        cols = xp.reshape(cols, (batch, channels, taps, positions))
-        if self.connections is not None:
-            maps = []
-            for j, row in enumerate(self.connections):
-                weight = params(f"weight.{j}", (len(row), *self.kernel_size))
-                seen = xp.take(cols, xp.asarray(row, dtype=xp.int64), axis=1)
-                maps.append(ops.matmul(xp.reshape(weight, (1, len(row) * taps)),
-                                       xp.reshape(seen, (batch, len(row) * taps, positions))))
-            y = xp.concat(maps, axis=1)
-        elif self.groups == 1:
-            weight = params("weight", (self.out_channels, channels, *self.kernel_size))
-            y = ops.matmul(xp.reshape(weight, (self.out_channels, channels * taps)),
-                           xp.reshape(cols, (batch, channels * taps, positions)))
-        else:
-            groups, per_group = self.groups, channels // self.groups
-            weight = params("weight", (self.out_channels, per_group, *self.kernel_size))
-            y = ops.matmul(xp.reshape(weight, (groups, self.out_channels // groups, per_group * taps)),
-                           xp.reshape(cols, (batch, groups, per_group * taps, positions)))
+        weights = self.gemm_weights(params, channels)
+        samples = self.block_samples(batch, 0 if self.columns_are_a_view() else channels * taps * positions)
+        y = None
+        for first in range(0, batch, samples):
+            cols = ops.im2col(padded[first:first + samples, ...], self.kernel_size, self.stride, self.dilation)
+            part = self.gemm(ops, weights, xp.reshape(cols, (cols.shape[0], channels, taps, positions)))
+            del cols
+            if samples >= batch:
+                y = part
+            else:
+                if y is None:
+                    y = xp.empty((batch, *part.shape[1:]), dtype=part.dtype)
+                y[first:first + samples, ...] = part
+            del part
         y = xp.reshape(y, (batch, -1, *lengths))
         if self.bias:
             y += xp.reshape(params("bias", (y.shape[1],)), (-1, *(1 for _ in lengths)))
         return y
+
+    def gemm_weights(self, params, channels: int):
+        """The weights as the GEMM takes them: [(input maps, weight)] per output map for a
+        connection table, else one [groups, out/groups, in/groups * taps] array."""
+        if self.connections is not None:
+            return [(row, params(f"weight.{j}", (len(row), *self.kernel_size)))
+                    for j, row in enumerate(self.connections)]
+        per_group = channels // self.groups
+        return params("weight", (self.out_channels, per_group, *self.kernel_size))
+
+    def gemm(self, ops, weights, cols):
+        """Columns [n, C, taps, positions] times the weights: [n, out_channels, positions]."""
+        xp = ops.xp
+        n, channels, taps, positions = cols.shape
+        if self.connections is not None:
+            maps = []
+            for row, weight in weights:
+                seen = xp.take(cols, xp.asarray(row, dtype=xp.int64), axis=1)
+                maps.append(ops.matmul(xp.reshape(weight, (1, len(row) * taps)),
+                                       xp.reshape(seen, (n, len(row) * taps, positions))))
+                del seen  # before the next map's copy
+            return xp.concat(maps, axis=1)
+        groups = self.groups
+        per_group = channels // groups
+        if groups == 1:
+            return ops.matmul(xp.reshape(weights, (self.out_channels, channels * taps)),
+                              xp.reshape(cols, (n, channels * taps, positions)))
+        y = ops.matmul(xp.reshape(weights, (groups, self.out_channels // groups, per_group * taps)),
+                       xp.reshape(cols, (n, groups, per_group * taps, positions)))
+        return xp.reshape(y, (n, self.out_channels, positions))
 
 
 class Conv1d(_Conv):

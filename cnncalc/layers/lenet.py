@@ -5,6 +5,9 @@ from .base import Arg, prod
 from .dense import Dense
 from .pool import _WindowPool
 
+# elements of RBF differences made at once (16 MiB in float32), unless one position and unit need more
+DIFFERENCE_BLOCK = 1 << 22
+
 
 class Subsampling(_WindowPool):
     """Trainable subsampling (S2, S4): each map's window sum times one coefficient, plus one bias."""
@@ -26,9 +29,13 @@ class Subsampling(_WindowPool):
         # window sum (k-1 adds), times the coefficient, plus the bias; not a weighted sum, so no MACs
         return prod(out) * (prod(self.kernel_size) + 1)
 
+    def workspace(self, batch, out, x):
+        """The window sums and the scaled copy."""
+        return self.window_work(batch * x[0], x) + batch * prod(out)
+
     def forward(self, ops, params, x):
         pads = self.window_pads()
-        sums = self.window_sum(ops, ops.pad(x, pads, 0.0), x.shape[2:])
+        sums = self.reduce_windows(ops, ops.pad(x, pads, 0.0), x.shape[2:], "sum")
         per_map = (x.shape[1], *(1 for _ in pads))
         y = sums * ops.xp.reshape(params("weight", (x.shape[1],)), per_map)  # one product per window: no MACs
         y += ops.xp.reshape(params("bias", (x.shape[1],)), per_map)
@@ -47,6 +54,31 @@ class RBF(Dense):
     def flops(self, out, x):
         return 3 * self.macs(out, x)  # subtract, square, accumulate
 
+    def workspace(self, batch, out, x):
+        """One block of differences and their squares, and the block's sums."""
+        rows, units = rbf_block(batch * prod(x[:-1]), self.out_features, x[-1])
+        return rows * units * (2 * x[-1] + 1)
+
     def forward(self, ops, params, x):
+        """The differences [positions, units, features] by blocks of at most DIFFERENCE_BLOCK
+        elements (all positions and units when they fit), each block's sums written into
+        the output."""
+        xp = ops.xp
         weight = params("weight", (self.out_features, x.shape[-1]))
-        return ops.sum_of_squares(x[..., None, :] - weight, axis=-1)  # [..., units, features] -> [..., units]
+        units, features = weight.shape
+        points = xp.reshape(x, (-1, features))
+        positions = points.shape[0]
+        rows, per = rbf_block(positions, units, features)
+        y = xp.empty((positions, units), dtype=x.dtype)
+        for first in range(0, positions, rows):
+            for unit in range(0, units, per):
+                block = points[first:first + rows, None, :] - weight[unit:unit + per, :]
+                y[first:first + rows, unit:unit + per] = ops.sum_of_squares(block, axis=-1)
+        return xp.reshape(y, (*x.shape[:-1], units))
+
+
+def rbf_block(positions: int, units: int, features: int) -> tuple:
+    """Positions and units per block of RBF differences, at most DIFFERENCE_BLOCK elements
+    (at least one position and one unit)."""
+    per = max(1, min(units, DIFFERENCE_BLOCK // features))
+    return max(1, min(positions, DIFFERENCE_BLOCK // (per * features))), per

@@ -89,13 +89,23 @@ class LocalResponseNorm(Layer):
     def flops(self, out, x):
         return prod(x) * (2 * self.size + 3)
 
+    def workspace(self, batch, out, x):
+        """Running sums of squares over the channels (one plane more than the input), two
+        gathers of them, then the power and the quotient: three such arrays at most."""
+        return 3 * batch * (prod(x) + prod(x[1:]))
+
     def forward(self, ops, params, x):
         """As torch.nn.functional.local_response_norm: the mean of squares over `size`
-        channels (zero-padded size//2 before, (size-1)//2 after)."""
-        squares = ops.pad(x * x, ((self.size // 2, (self.size - 1) // 2), *((0, 0) for _ in x.shape[2:])))
-        ones = (1,) * (x.ndim - 2)
-        views = ops.windows(squares, (self.size, *ones), (1, *ones), (1, *ones))
-        total = views[0] + views[1] if len(views) > 1 else views[0]
-        for view in views[2:]:
-            total += view
-        return x / ops.xp.pow(total * (self.alpha / self.size) + self.k, self.beta)
+        channels (zero-padded size//2 before, (size-1)//2 after), each window's sum taken
+        as the difference of two running sums over the channels, so any `size` costs the
+        same."""
+        xp = ops.xp
+        channels = x.shape[1]
+        sums = xp.cumulative_sum(x * x, axis=1, include_initial=True)  # sums[c] = squares before c
+        index = xp.arange(channels)
+        total = xp.take(sums, xp.clip(index + ((self.size - 1) // 2 + 1), max=channels), axis=1)
+        total -= xp.take(sums, xp.clip(index - self.size // 2, min=0), axis=1)
+        del sums
+        total *= self.alpha / self.size
+        total += self.k
+        return x / xp.pow(total, self.beta)

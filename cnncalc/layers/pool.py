@@ -45,45 +45,53 @@ class _WindowPool(Layer):
     # --- forward pass ---
     def window_pads(self):
         """(left, right) padding per spatial axis; ceil_mode pads stride-1 more on the right
-        so that partial windows exist (window_views then drops one that starts there)."""
+        so that partial windows exist (reduce_windows then drops one that starts there)."""
         return tuple((p, p + (s - 1 if self.ceil_mode else 0)) for p, s in zip(self.padding, self.stride))
 
-    def window_views(self, ops, padded, spatial):
-        """Strided views of an already padded array, one per kernel offset, and the index
-        that drops a last ceil_mode window starting in the right padding (as PyTorch)."""
-        dilation = getattr(self, "dilation", (1,) * self.rank)
-        views = ops.windows(padded, self.kernel_size, self.stride, dilation)
-        keep = [...]
-        for count, length, s, p in zip(views[0].shape[2:], spatial, self.stride, self.padding):
-            keep.append(slice(0, count - 1 if self.ceil_mode and (count - 1) * s >= length + p else count))
-        return views, tuple(keep)
+    def dilations(self):
+        return getattr(self, "dilation", (1,) * self.rank)
 
-    def window_sum(self, ops, padded, spatial):
-        views, keep = self.window_views(ops, padded, spatial)
-        total = views[0] + views[1] if len(views) > 1 else views[0]
-        for view in views[2:]:
-            total += view
-        return total[keep]
+    def reduce_windows(self, ops, padded, spatial, combine: str):
+        """Each window's max or sum over an already padded array, less a last ceil_mode
+        window that starts in the right padding (as PyTorch)."""
+        result = ops.window_reduce(padded, self.kernel_size, self.stride, self.dilations(), combine)
+        keep = [...]
+        for count, length, s, p in zip(result.shape[2:], spatial, self.stride, self.padding):
+            keep.append(slice(0, count - 1 if self.ceil_mode and (count - 1) * s >= length + p else count))
+        return result[tuple(keep)]
+
+    def window_work(self, planes: int, x) -> int:
+        """Elements held while reducing `planes` padded planes of the spatial shape x[1:]
+        (ops.window_reduce): the padded copy, and per axis the partly reduced array and the
+        next one (two temporaries at most)."""
+        padded = [n + left + right for n, (left, right) in zip(x[1:], self.window_pads())]
+        counts = [len(range(0, max(0, n - d * (k - 1)), s))
+                  for n, k, s, d in zip(padded, self.kernel_size, self.stride, self.dilations())]
+        stages = sum(prod(counts[:a + 1]) * prod(padded[a + 1:]) for a in range(len(padded)))
+        return planes * ((prod(padded) if padded != list(x[1:]) else 0) + 2 * stages)
 
 
 class _MaxPool(_WindowPool):
     args = {**_WindowPool.args,
             "dilation": Arg("sizes", 1, "spacing between window elements", minimum=1)}
 
+    def workspace(self, batch, out, x):
+        return self.window_work(batch * x[0], x)
+
     def forward(self, ops, params, x):
-        xp = ops.xp
         padded = ops.pad(x, self.window_pads(), -float("inf"))
-        views, keep = self.window_views(ops, padded, x.shape[2:])
-        result = xp.maximum(views[0], views[1]) if len(views) > 1 else views[0]
-        for view in views[2:]:
-            result = xp.maximum(result, view)
-        return result[keep]
+        return self.reduce_windows(ops, padded, x.shape[2:], "max")
 
 
 class _AvgPool(_WindowPool):
     final_ops_per_window = 1  # the division
     args = {**_WindowPool.args,
             "count_include_pad": Arg("bool", True, "divide by the full window size at the borders")}
+
+    def workspace(self, batch, out, x):
+        """The window sums, the mask (one padded plane) and its window sums, and the quotient."""
+        plane = prod(n + left + right for n, (left, right) in zip(x[1:], self.window_pads()))
+        return self.window_work(batch * x[0], x) + self.window_work(1, x) + plane + batch * prod(out)
 
     def forward(self, ops, params, x):
         """Window sums over a divisor that is itself a window sum, of a mask of the cells
@@ -96,7 +104,8 @@ class _AvgPool(_WindowPool):
             mask[(..., *(slice(0, n + 2 * p) for n, p in zip(spatial, self.padding)))] = 1.0
         else:
             mask = ops.pad(xp.ones((1, 1, *spatial), dtype=x.dtype), pads, 0.0)
-        return self.window_sum(ops, ops.pad(x, pads, 0.0), spatial) / self.window_sum(ops, mask, spatial)
+        sums = self.reduce_windows(ops, ops.pad(x, pads, 0.0), spatial, "sum")
+        return sums / self.reduce_windows(ops, mask, spatial, "sum")
 
 
 class MaxPool1d(_MaxPool):
@@ -166,6 +175,12 @@ class _AdaptivePool(Layer):
     def flops(self, out, x):
         visited = x[0] * prod(adaptive_window_total(n, o) for n, o in zip(x[1:], out[1:]))
         return visited - prod(out) + self.final_ops_per_window * prod(out)
+
+    def workspace(self, batch, out, x):
+        """Per pooled axis, the pooled pieces and their concatenation (the input with the
+        axes so far pooled)."""
+        stages = sum(prod(out[:a + 1]) * prod(x[a + 1:]) for a in range(1, len(x)) if out[a] != x[a])
+        return 2 * batch * stages
 
     def forward(self, ops, params, x):
         """One axis at a time (max and mean of a box are separable): windows

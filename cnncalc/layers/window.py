@@ -11,6 +11,8 @@
 """
 from __future__ import annotations
 
+import math
+
 from ..errors import SpecError
 
 
@@ -30,8 +32,10 @@ def pool_length(length, kernel, stride, padding, dilation, ceil_mode):
 
 
 def adaptive_window_total(length: int, out: int) -> int:
-    """Sum of the window sizes adaptive pooling uses on one axis (windows overlap)."""
-    return sum(-(-(i + 1) * length // out) - (i * length) // out for i in range(out))
+    """Sum of the window sizes adaptive pooling uses on one axis (windows overlap):
+    sum over i < O of ceil((i+1)L/O) - floor(iL/O). Each ceiling is the floor, plus one
+    where (i+1)L/O is not whole (O - gcd(L, O) of them); the floors telescope to L."""
+    return length + out - math.gcd(length, out)
 
 
 def formula(length, kernel, stride, padding, dilation, ceil_mode=None) -> str:

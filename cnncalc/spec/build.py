@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import re
 
-from ..errors import Location, SpecError, closest, did_you_mean
+from ..errors import Location, SpecError, closest, cut, did_you_mean
 from ..gcpause import without_cycle_collection
 from ..layers import REGISTRY
 from ..network import INPUT, Network, Node
 from . import expr
 from .source import Mapping, Sequence, load_yaml, read_text
 
-MAX_LAYERS = 250_000  # ~25 µs a layer: about 6 s at the limit, far beyond any real network
+MAX_LAYERS = 250_000  # entries expanded, skipped ones too: ~25 µs each, about 6 s at the limit
 MAX_DIM = 2**31 - 1
-MAX_RANK = 8  # axes of the input per sample: keeps every size a number Python can print
+MAX_RANK = 8  # axes per sample, of the input and of every layer's output: keeps every figure printable
+MAX_BLOCK_DEPTH = 64  # blocks inside blocks; expansion recurses once per level
+MAX_NAME = 200  # characters of one layer name: it is a table row and part of error messages
 DTYPES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 TOP_KEYS = ("name", "description", "input", "dtype", "vars", "blocks", "layers", "output", "expect")
 LAYER_KEYS = ("type", "name", "from", "when", "trainable")
 INSTANCE_KEYS = ("block", "name", "from", "when", "repeat")
 BLOCK_KEYS = ("args", "layers", "output", "description")
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
 @without_cycle_collection
@@ -59,7 +60,7 @@ def build(doc, file: str, *, variables: dict | None = None, input_shape=None) ->
     layers = doc["layers"]
     if not isinstance(layers, Sequence) or not layers:
         raise SpecError("'layers' must be a non-empty list", doc.where("layers"))
-    expander = _Expander(file, blocks)
+    expander = _Expander(file, blocks, scope)
     output = expander.body(layers, "", scope, INPUT, (), ())
     if "output" in doc:
         output = _qualify("", str(doc["output"]), INPUT)
@@ -82,19 +83,29 @@ def build(doc, file: str, *, variables: dict | None = None, input_shape=None) ->
     return Network(str(name), file, dims, shape_loc, dtype, nodes, output, scope, expect)
 
 
+# Well-known layer types cnncalc lacks: a "did you mean" would offer an unrelated one
+# ('upsample' -> 'subsampling', the opposite operation)
+NOT_YET = {"upsample", "upsampling", "upsample2d", "interpolate", "conv_transpose1d", "conv_transpose2d",
+           "convtranspose1d", "convtranspose2d", "deconv", "deconv2d", "layer_norm", "layernorm", "group_norm",
+           "groupnorm", "instance_norm", "instancenorm", "lstm", "gru", "rnn", "attention",
+           "multihead_attention", "transformer", "pixel_shuffle"}
+
+
 def _kind(value) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+    return "nothing" if value is None else f"{type(value).__name__} {cut(repr(value), 40)}"  # one short line
 
 
 def _check_keys(mapping: Mapping, allowed, what: str, extra=(), *, of: str = "", layer: str | None = None) -> None:
     for key in mapping:
         if key not in allowed and key not in extra:
-            raise SpecError(f"unknown {what} '{key}'{of}", mapping.key_locs[key], layer=layer,
-                            hint=did_you_mean(key, [*allowed, *extra], "allowed"))
+            # `stride: (2, 2)` inside { } reads as two entries, 'stride: (2' and '2)'
+            hint = ("write lists as [2, 2], not (2, 2)" if str(key).endswith(")")
+                    else did_you_mean(key, [*allowed, *extra], "allowed"))
+            raise SpecError(f"unknown {what} '{key}'{of}", mapping.key_locs[key], layer=layer, hint=hint)
 
 
 def _variables(doc: Mapping, overrides: dict) -> dict:
@@ -135,6 +146,17 @@ def _value(raw, scope: dict, loc: Location):
         return [_value(item, scope, loc) for item in raw]
     if isinstance(raw, dict):
         raise SpecError("a value cannot be a mapping here", loc)
+    return _bounded(raw, loc)
+
+
+def _bounded(raw, loc: Location, layer: str | None = None):
+    """A number written in the spec is held to the bound of expression values, so that no
+    figure computed from it grows too large to print."""
+    if isinstance(raw, list):
+        for item in raw:
+            _bounded(item, loc, layer)
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool) and abs(raw) > expr.MAX_MAGNITUDE:
+        raise SpecError(f"a number beyond the limit of {expr.MAX_MAGNITUDE:.0e}", loc, layer=layer)
     return raw
 
 
@@ -175,19 +197,35 @@ def _qualify(prefix: str, ref: str, input_ref: str) -> str:
     return input_ref if ref == INPUT else prefix + ref
 
 
+def _valid_name(name: str) -> bool:
+    """Letters and digits of any script, _ . and -, starting with a letter, digit or _."""
+    return name[:1] not in ("", ".", "-") and ("_" + name.replace(".", "_").replace("-", "_")).isidentifier()
+
+
+def _chain(blocks) -> str:
+    """'a -> b -> c', with the middle of a long chain left out."""
+    blocks = list(blocks)
+    return " -> ".join(blocks if len(blocks) <= 8 else [*blocks[:3], "...", *blocks[-3:]])
+
+
 class _Expander:
     """Walks layer lists, expanding block instances; records nodes and name aliases."""
 
-    def __init__(self, file: str, blocks: Mapping):
+    def __init__(self, file: str, blocks: Mapping, variables: dict):
         self.blocks = blocks
+        self.variables = variables
+        # names a block instance may bind over a variable, so a repeat using one is unknown until expanded
+        self.bound = {"index", "repeat", *(name for block in blocks.values() for name in block.get("args", ()))}
         self.nodes: list[Node] = []
         self.aliases: dict[str, str] = {}  # block instances and skipped layers -> what they stand for
         self.defined: dict[str, Location] = {INPUT: Location(file)}
         self.refs_at: dict[str, Location] = {}
         self.sizes: dict[str, int] = {}
+        self.visited = 0  # layer entries expanded so far, skipped ones included
 
     def body(self, items: Sequence, prefix: str, scope: dict, input_ref: str, path: tuple, stack: tuple) -> str:
         """Expand a list of layers; returns the qualified name of its output."""
+        self._count(items.loc, len(items))  # each entry expands to one or more
         explicit = {item["name"] for item in items
                     if isinstance(item, Mapping) and isinstance(item.get("name"), (str, int))}
         counters: dict[str, int] = {}
@@ -210,21 +248,30 @@ class _Expander:
             sources = self._sources(item, prefix, input_ref, previous)
             enabled = self._when(item, scope, prefix + name)
             qualified = prefix + name
-            if not enabled:
-                self.aliases[qualified] = sources[0]
-            elif "block" in item:
+            if enabled and "block" in item:
                 self.instance(item, prefix, name, scope, sources, path, stack)
             else:
-                self.layer(item, qualified, scope, sources, path)
+                self._count(loc, layer=qualified)  # a skipped entry costs work too, so it counts
+                self.visited += 1
+                if enabled:
+                    self.layer(item, qualified, scope, sources, path)
+                else:
+                    self.aliases[qualified] = sources[0]
             previous = qualified
         return previous
 
     def _name(self, item: Mapping, kind, explicit: set, counters: dict, prefix: str) -> str:
         if "name" in item:
             name = item["name"]
-            if not isinstance(name, (str, int)) or not _NAME.match(str(name)) or name == INPUT:
+            if isinstance(name, bool):  # YAML 1.1 reads yes/no/on/off as booleans
+                raise SpecError(f"invalid layer name {name!r}: YAML reads this word as a boolean",
+                                item.where("name"), hint="quote the name, e.g. name: 'yes'")
+            if not isinstance(name, (str, int)) or not _valid_name(str(name)) or name == INPUT:
                 raise SpecError(f"invalid layer name {name!r}", item.where("name"),
                                 hint="names use letters, digits, _ . -; 'input' is reserved")
+            if len(str(name)) > MAX_NAME:
+                raise SpecError(f"layer name of {len(str(name)):,} characters, above the limit of {MAX_NAME}",
+                                item.where("name"))
             name = str(name)
         else:
             base = str(kind)
@@ -267,9 +314,9 @@ class _Expander:
         return value
 
     def _count(self, loc: Location, extra: int = 1, layer: str | None = None) -> None:
-        if len(self.nodes) + extra > MAX_LAYERS:
-            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers "
-                            f"({len(self.nodes):,} so far, and at least {extra:,} more here)", loc, layer=layer,
+        if self.visited + extra > MAX_LAYERS:
+            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers, counting skipped ones "
+                            f"({self.visited:,} so far, and at least {extra:,} more here)", loc, layer=layer,
                             hint="check repeat counts")
 
     def layer(self, item: Mapping, qualified: str, scope: dict, sources: list, path: tuple) -> None:
@@ -277,10 +324,13 @@ class _Expander:
         cls = REGISTRY.get(kind)
         if cls is None:
             hint = (f"'{kind}' is a block: write 'block: {kind}'" if kind in self.blocks
-                    else did_you_mean(kind, REGISTRY, "layer types"))
+                    else f"cnncalc has no '{kind}' layer type yet; `cnncalc layers` lists the types it has"
+                    if kind in NOT_YET else did_you_mean(kind, REGISTRY, "layer types"))
             raise SpecError(f"unknown layer type '{kind}'", item.where("type"), layer=qualified, hint=hint)
         _check_keys(item, cls.args, "argument", extra=LAYER_KEYS, of=f" for {kind}", layer=qualified)
         raw = {key: value for key, value in item.items() if key not in LAYER_KEYS}
+        for key, value in raw.items():
+            _bounded(value, item.where(key), qualified)
         try:
             layer = cls.from_spec(raw, lambda text: expr.evaluate(text, scope))
         except SpecError as exc:
@@ -295,7 +345,6 @@ class _Expander:
         if not isinstance(trainable, bool):
             raise SpecError(f"'trainable' must be true or false, got {trainable!r}", item.where("trainable"),
                             layer=qualified)
-        self._count(item.loc)
         self.nodes.append(Node(qualified, layer, sources, item.loc, item.value_locs,
                                item.value_locs.get("from"), path, trainable))
 
@@ -309,9 +358,12 @@ class _Expander:
                     else did_you_mean(block, self.blocks, "blocks"))
             raise SpecError(f"unknown block '{block}'", item.where("block"), layer=qualified, hint=hint)
         if block in stack:
-            chain = " -> ".join([*stack, block])
-            raise SpecError(f"block '{block}' contains itself ({chain})", item.where("block"), layer=qualified,
-                            hint="blocks cannot be recursive; use repeat")
+            raise SpecError(f"block '{block}' contains itself ({_chain([*stack, block])})", item.where("block"),
+                            layer=qualified, hint="blocks cannot be recursive; use repeat")
+        if len(stack) >= MAX_BLOCK_DEPTH:
+            raise SpecError(f"blocks nest more than {MAX_BLOCK_DEPTH} levels deep ({_chain([*stack, block])})",
+                            item.where("block"), layer=qualified,
+                            hint=f"a block may hold other blocks up to {MAX_BLOCK_DEPTH} levels deep")
         params = definition.get("args", Mapping())
         _check_keys(item, params, "argument", extra=INSTANCE_KEYS, of=f" for block '{block}'", layer=qualified)
         if len(sources) != 1:
@@ -352,22 +404,35 @@ class _Expander:
         return value
 
     def _size(self, block: str, stack: tuple) -> int:
-        """A lower bound of the layers one instance of `block` expands to (literal repeats only)."""
+        """A lower bound of the entries one instance of `block` expands to: repeats given as
+        expressions count once, and so does an instance with `when`, which may be skipped.
+        Recursion and nesting too deep are left to the expansion, which reports them."""
         if block not in self.sizes:
-            self.sizes[block] = 0  # guards against recursion; reported properly during expansion
+            self.sizes[block] = 0  # guards against recursion
+            inner = (*stack, block)
             total = 0
             for item in self.blocks[block]["layers"]:
-                if not isinstance(item, Mapping):
-                    total += 1
-                elif (isinstance(item.get("block"), str) and item["block"] in self.blocks
-                      and item["block"] not in (*stack, block)):
-                    repeat = item.get("repeat", 1)
-                    repeat = repeat if isinstance(repeat, int) and repeat > 0 else 1
-                    total += repeat * self._size(item["block"], (*stack, block))
+                if (isinstance(item, Mapping) and "when" not in item and isinstance(item.get("block"), str)
+                        and item["block"] in self.blocks and item["block"] not in inner
+                        and len(inner) < MAX_BLOCK_DEPTH):
+                    total += self._known_repeat(item.get("repeat", 1)) * self._size(item["block"], inner)
                 else:
                     total += 1
             self.sizes[block] = min(total, MAX_LAYERS + 1)
         return self.sizes[block]
+
+    def _known_repeat(self, repeat) -> int:
+        """A repeat count known before expansion: a number, or an expression over the spec's
+        variables that no block argument can rebind; 1 when it is not known."""
+        if isinstance(repeat, str):
+            try:
+                names = expr.names(repeat)
+                if names - self.variables.keys() or names & self.bound:
+                    return 1
+                repeat = expr.evaluate(repeat, self.variables)
+            except SpecError:  # reported when the instance is expanded
+                return 1
+        return repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 0 else 1
 
     def _arguments(self, item: Mapping, params: Mapping, scope: dict, index: int, count: int,
                    qualified: str, block: str) -> dict:
@@ -392,13 +457,16 @@ class _Expander:
         return inner
 
     def follow(self, ref: str, loc: Location) -> str:
-        """The real node a name stands for, through instance and skipped-layer aliases."""
-        seen = set()
+        """The real node a name stands for, through instance and skipped-layer aliases. Every
+        name passed on the way is then pointed straight at it, so a long chain is walked once."""
+        passed = set()
         while ref in self.aliases:
-            if ref in seen:
+            if ref in passed:
                 raise SpecError(f"'{ref}' refers to itself", loc)
-            seen.add(ref)
+            passed.add(ref)
             ref = self.aliases[ref]
+        for name in passed:
+            self.aliases[name] = ref
         return ref
 
     def resolve(self) -> list:

@@ -113,13 +113,13 @@ class _Parser:
             self.take()
             # ** is right-associative; comparisons do not chain
             right = self.binary(prec if symbol == "**" else prec + 1)
-            left = ("op", symbol, left, right)
+            left = _folded(("op", symbol, left, right), self.text)
 
     def unary(self):
         token = self.peek()
         if token in ("-", "+"):
             self.take()
-            return ("neg" if token == "-" else "pos", self.binary(7))
+            return _folded(("neg" if token == "-" else "pos", self.binary(7)), self.text)
         if token == ("name", "not"):
             self.take()
             return ("not", self.binary(3))
@@ -150,6 +150,18 @@ class _Parser:
                 return ("num", _CONSTANTS[name])
             return ("var", name)
         raise SpecError(f"in expression '{self.text}': unexpected '{_show(token)}'")
+
+
+def _folded(tree, text: str):
+    """An operation on numbers alone, computed once when parsed (`10 ** 9`, `-1`): a repeated
+    layer evaluates its expressions for every repetition. Left as it is when it fails, so
+    that the error comes when, and only if, it is evaluated."""
+    if all(part[0] == "num" for part in tree[1:] if isinstance(part, tuple)):
+        try:
+            return ("num", _eval(tree, {}, text))
+        except SpecError:
+            pass
+    return tree
 
 
 def _show(token) -> str:
@@ -240,6 +252,10 @@ def _eval(tree, variables, text):
     if symbol == "**":
         if abs(right) > 64 or (abs(left) > 1 and abs(right) * math.log2(abs(left)) > 60):
             raise SpecError(f"{left} ** {right} is too large in expression '{text}'")
+        if left == 0 and right < 0:
+            raise SpecError(f"{left} ** {right} divides by zero in expression '{text}'")
+        if left < 0 and right != int(right):  # Python would give a complex number
+            raise SpecError(f"{left} ** {right} is not a real number in expression '{text}'")
         return _check(left ** right, text)
     return _check(_BINARY[symbol][1](left, right), text)
 
