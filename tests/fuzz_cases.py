@@ -1096,15 +1096,15 @@ def judge(case: Case, args: list, outcome: Outcome, before: dict, after: dict) -
     if outcome.memory > MEMORY_LIMIT:
         what = "peak RSS" if case.process else "rise of the harness's peak RSS"
         fail(("memory", f"{what} {outcome.memory / 1e6:,.0f} MB (limit {MEMORY_LIMIT / 1e6:,.0f} MB)"))
-    if case.command.endswith(":json") or ("--format" in args and case.command in ("update", "verify")
-                                          and args[args.index("--format") + 1:][:1] == ["json"]):
+    formats = [value for flag, value in zip(args, args[1:]) if flag == "--format"]
+    if formats and formats[-1] == "json":  # the last --format is the one that counts
         if outcome.stdout.strip() and outcome.code in (0, 1, 2) and case.setup not in ("broken_pipe", "dev_full"):
             try:
                 data = json.loads(outcome.stdout)
             except ValueError as error:
                 fail(("bad-json", f"{error}: {outcome.stdout[:200]!r}"))
             else:
-                inexact = _inexact_figures(data) if case.command == "summary:json" else []
+                inexact = _inexact_figures(data) if case.command.startswith("summary") else []
                 if inexact:
                     fail(("inexact", f"figures that are not exact integers: {inexact[:5]}"))
     if outcome.code not in (0, None) and not text.strip() and case.setup not in ("broken_pipe", "dev_full"):

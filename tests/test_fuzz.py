@@ -85,14 +85,15 @@ def test_library_on_fuzz_specs(tmp_path_factory, case):
 
 # --- the judge itself: each kind of failure is caught ------------------------------------
 
-def _judged(tmp_path, outcome: Outcome, command: str = "check:text", before=None, after=None, **case) -> set:
-    case = Case(command, ["check", str(tmp_path)], case.pop("files", {"spec.yaml": b""}), **case)
+def _judged(outcome: Outcome, command: str = "check:text", args=("check", "spec.yaml"), before=None, after=None,
+            **case) -> set:
+    case = Case(command, list(args), case.pop("files", {"spec.yaml": b""}), **case)
     judge(case, case.args, outcome, before or {}, after or {})
     return {kind for kind, _ in outcome.failures}
 
 
-def test_the_judge_accepts_a_clean_outcome(tmp_path):
-    assert _judged(tmp_path, Outcome(2, "", "spec.yaml:1:1: error: the file is empty\n", 0.01, 0)) == set()
+def test_the_judge_accepts_a_clean_outcome():
+    assert _judged(Outcome(2, "", "spec.yaml:1:1: error: the file is empty\n", 0.01, 0)) == set()
 
 
 @pytest.mark.parametrize("outcome, kind", [
@@ -108,37 +109,42 @@ def test_the_judge_accepts_a_clean_outcome(tmp_path):
     (Outcome(2, "", "error: --set x=" + "y" * 30_000, 0.1, 0), "long-line"),
     (Outcome(2, "", f"spec.yaml:1:1: error: {SECRET}", 0.1, 0), "secret-echoed"),
 ])
-def test_the_judge_catches(tmp_path, outcome, kind):
-    assert kind in _judged(tmp_path, outcome)
+def test_the_judge_catches(outcome, kind):
+    assert kind in _judged(outcome)
 
 
-def test_the_judge_catches_a_folder_that_passes_unread(tmp_path):
-    kinds = _judged(tmp_path, Outcome(0, "ok: 1 file checked\n", "", 0.1, 0), setup="unreadable_folder", process=True)
+def test_the_judge_catches_a_folder_that_passes_unread():
+    kinds = _judged(Outcome(0, "ok: 1 file checked\n", "", 0.1, 0), setup="unreadable_folder", process=True)
     assert kinds == {"unreadable-skipped"}
 
 
-def test_the_judge_catches_bad_json(tmp_path):
-    assert "bad-json" in _judged(tmp_path, Outcome(0, "{not json", "", 0.1, 0), command="summary:json")
+def test_the_judge_catches_bad_json():
+    json_args = ["verify", "s.yaml", "--format", "json"]
+    assert "bad-json" in _judged(Outcome(0, "{not json", "", 0.1, 0), "verify", json_args)
+    table = json_args + ["--format", "table"]  # the last --format is the one that counts
+    assert _judged(Outcome(0, "a table\n", "", 0.1, 0), "verify", table) == set()
 
 
-def test_the_judge_catches_figures_that_are_not_exact(tmp_path):
+def test_the_judge_catches_figures_that_are_not_exact():
+    args = ["summary", "s.yaml", "--format", "json"]
     rounded = '{"totals": {"params": 9.223372e18}, "layers": [{"name": "a", "macs": 1}]}'
-    assert "inexact" in _judged(tmp_path, Outcome(0, rounded, "", 0.1, 0), command="summary:json")
+    assert "inexact" in _judged(Outcome(0, rounded, "", 0.1, 0), "summary:json", args)
     exact = '{"totals": {"params": 9223372032559808512}, "layers": [{"name": "a", "macs": 1}]}'
-    assert _judged(tmp_path, Outcome(0, exact, "", 0.1, 0), command="summary:json") == set()
+    assert _judged(Outcome(0, exact, "", 0.1, 0), "summary:json", args) == set()
 
 
-def test_the_judge_catches_an_update_that_changes_more_than_expect(tmp_path):
+def test_the_judge_catches_an_update_that_changes_more_than_expect():
     old = b"input: [4]\nlayers: [{type: relu}]\nexpect: {params: 1}\n"
     name = os.path.join("tree", "spec.yaml")
+    update = ["check", "--update-expect", "spec.yaml"]
     for new, code in [(b"input: [5]\nlayers: [{type: relu}]\nexpect: {params: 0}\n", 0),
                       (b"input: [4]\r\nlayers: [{type: relu}]\nexpect: {params: 0}\n", 0),
                       (b"\xef\xbb\xbfinput: [4]\nlayers: [{type: relu}]\nexpect: {params: 0}\n", 0),
                       (b"input: [4]\nlayers: [{type: relu}]\nexpect: {params: 0}\n", 2)]:
-        kinds = _judged(tmp_path, Outcome(code, "updated\n", "", 0.1, 0), "update", {name: (old, 0o644)},
+        kinds = _judged(Outcome(code, "updated\n", "", 0.1, 0), "update", update, {name: (old, 0o644)},
                         {name: (new, 0o644)}, files={"spec.yaml": old})
         assert kinds == {"preservation"}, new
-    same = _judged(tmp_path, Outcome(0, "updated\n", "", 0.1, 0), "update", {name: (old, 0o644)},
+    same = _judged(Outcome(0, "updated\n", "", 0.1, 0), "update", update, {name: (old, 0o644)},
                    {name: (old.replace(b"params: 1", b"params: 0"), 0o644)}, files={"spec.yaml": old})
     assert same == set()
 
