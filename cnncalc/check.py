@@ -126,13 +126,17 @@ def expand_paths(paths) -> list:
 
     Under a directory, a symlink that leads out of it, and anything that is not a regular
     file (a FIFO, a device, a socket), is a `Skipped` path: reported, never opened. So is
-    a directory with no spec files."""
+    a directory with no spec files, and one that cannot be listed."""
     files = []
     for path in paths:
         if os.path.isdir(path):
             top = os.path.realpath(path)
             found = []
-            for root, dirs, names in os.walk(path):
+
+            def unreadable(error: OSError) -> None:  # a folder that cannot be listed is reported, not passed over
+                found.append(Skipped(error.filename, f"cannot read folder: {error.strerror}"))
+
+            for root, dirs, names in os.walk(path, onerror=unreadable):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found += [_found(os.path.join(root, name), top) for name in names if name.endswith(SPEC_SUFFIXES)]
             files += sorted(found) or [Skipped(path, "no spec files (.yaml/.yml) under this folder")]

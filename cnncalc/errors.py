@@ -71,13 +71,16 @@ class CnncalcError(Exception):
 
     def __init__(self, message: str, loc: Location | None = None, *,
                  layer: str | None = None, hint: str | None = None, arg: str | None = None):
-        message = shown(message)  # made safe here, once: messages embed names and values from specs
         super().__init__(message)
         self.message = message
         self.arg = arg  # the argument at fault, so the spec's line for it can be found
         self.loc = loc
         self.layer = layer
-        self.hint = shown(hint) if hint else hint
+        self.hint = hint
+
+    # Made safe whenever set, also when context is added later: they embed names and values from specs
+    message = property(lambda self: self._message, lambda self, text: setattr(self, "_message", shown(text)))
+    hint = property(lambda self: self._hint, lambda self, text: setattr(self, "_hint", shown(text) if text else text))
 
     def located(self, loc: Location | None = None, layer: str | None = None) -> "CnncalcError":
         """Fill in a location or layer name that the raiser did not know."""

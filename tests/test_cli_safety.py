@@ -334,3 +334,13 @@ def test_shown_escapes_controls_and_cuts_once():
         once = shown(f"name '{'x' * size}' and " + "more words " * 1000)
         assert len(once) <= MESSAGE_LIMIT + 40 and f"…({size + 2:,} characters)" in once  # the word includes its quotes
         assert shown(once) == once  # a message made safe twice (error, then check's Problem) is unchanged
+
+
+def test_context_added_to_an_error_later_is_made_safe_too(tmp_path):
+    """--set NAME=VALUE is echoed in front of the message after the error was raised."""
+    spec = write(tmp_path, "vars: {width: 4}\ninput: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: width, kernel_size: 3}\n")
+    for value in ("\u202e3", "\x1b[31m3", "\x003"):
+        result = invoke("summary", spec, "--set", f"width={value}")
+        assert result.exit_code == 2
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", result.stderr), repr(result.stderr)
+        assert "--set width=" in result.stderr

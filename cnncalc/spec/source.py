@@ -67,8 +67,8 @@ def read_text(path: str) -> str:
             raise SpecError("is a directory, not a spec file", Location(path))
         if not stat.S_ISREG(mode):
             raise SpecError("not a regular file (a FIFO, device or socket), so it is not read", Location(path))
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        with open(path, "rb") as handle:  # read(n) would reserve all n bytes, whatever the file holds
+            data = handle.read(min(os.fstat(handle.fileno()).st_size, MAX_FILE_BYTES) + 1)
     except FileNotFoundError:
         raise SpecError("file not found", Location(path)) from None
     except OSError as exc:
