@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .errors import ECHO_LIMIT, Location, SpecError, did_you_mean, shown
 from .layers.base import shape_str
+from .spec.build import MAX_RANK
 from .spec.source import Mapping
 
 TOTALS = ("params", "trainable_params", "non_trainable_params", "buffers", "macs", "flops",
@@ -113,6 +114,8 @@ def parse_amount(value, loc: Location, what: str) -> Amount:
 def _shape(value, loc: Location, what: str) -> tuple:
     if not isinstance(value, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in value):
         raise SpecError(f"expect '{what}' must be a list of integers such as [10], got {value!r}", loc)
+    if len(value) > MAX_RANK:  # no layer's output has more axes: it could never match
+        raise SpecError(f"expect '{what}' has {len(value):,} axes; an output has at most {MAX_RANK}", loc)
     return tuple(value)
 
 

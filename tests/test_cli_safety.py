@@ -344,3 +344,19 @@ def test_context_added_to_an_error_later_is_made_safe_too(tmp_path):
         assert result.exit_code == 2
         assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", result.stderr), repr(result.stderr)
         assert "--set width=" in result.stderr
+
+
+def test_a_tuple_in_block_style_gets_the_list_hint(tmp_path):
+    spec = write(tmp_path, "input: [3, 8, 8]\nlayers:\n  - type: conv2d\n    out_channels: 2\n"
+                           "    kernel_size: 3\n    stride: (2, 2)\n")
+    result = invoke("summary", spec)
+    assert result.exit_code == 2 and "hint: write lists as [2, 2], not (2, 2)" in result.stderr
+    assert ":6:13:" in result.stderr
+
+
+def test_an_expected_shape_of_more_axes_than_any_output_is_refused_without_echoing_it(tmp_path):
+    spec = write(tmp_path, "input: [3, 8, 8]\nlayers: [{type: relu}]\nexpect:\n  output_shape: ["
+                           + ", ".join(["1"] * 10_000) + "]\n")
+    result = invoke("summary", spec)
+    assert result.exit_code == 2 and "has 10,000 axes; an output has at most 8" in result.stderr
+    assert max(len(line) for line in (result.stdout + result.stderr).splitlines()) < 2_500

@@ -131,6 +131,9 @@ class _Parser:
             return ("num", token)
         if token == "(":
             inner = self.conditional()
+            if self.peek() == ",":  # `stride: (2, 2)`: a tuple, as Python would write it
+                raise SpecError(f"in expression '{self.text}': a list in parentheses",
+                                hint="write lists as [2, 2], not (2, 2)")
             self.take(")")
             return inner
         if isinstance(token, tuple):
