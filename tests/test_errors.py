@@ -7,6 +7,8 @@ place, names the layer, shows the numbers involved and, where one helps, a hint.
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -99,8 +101,19 @@ def test_scalar_file(tmp_path):
 ])
 def test_unsafe_tags_are_refused(tmp_path, tagged):
     text = BASE + f"layers:\n  - {tagged}\n"
-    err = fails(tmp_path, text, at="!", contains=["unsupported YAML tag"], hint="plain YAML values")
-    assert "hi\n" not in err  # and certainly nothing ran
+    fails(tmp_path, text, at="!", contains=["unsupported YAML tag"], hint="plain YAML values")
+
+
+@pytest.mark.parametrize("command", [["summary"], ["check"], ["check", "--update-expect"], ["verify"]])
+def test_a_tag_that_would_run_code_runs_nothing(tmp_path, command):
+    """In a real process, where os.system's output and side effects would show."""
+    marker = tmp_path / "ran"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(BASE + f'layers:\n  - !!python/object/apply:os.system ["touch {marker}"]\n', encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "cnncalc", *command, str(spec)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "unsupported YAML tag" in result.stdout + result.stderr
+    assert not marker.exists()
 
 
 def test_unsafe_tag_at_top_level(tmp_path):

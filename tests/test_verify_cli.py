@@ -167,13 +167,17 @@ layers:
 
 
 def test_check_hook_reports_problems_at_the_layer(monkeypatch):
-    from cnncalc.backend import check_problems
-
-    assert check_problems(load(LENET5)) == []
+    """What the pre-commit hook runs, `cnncalc check --verify`, puts a layer that disagrees
+    when run at that layer's line."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["check", "--verify", LENET5]).exit_code == 0
     monkeypatch.setattr(REGISTRY["conv2d"], "kernel_inputs", lambda self, channels: self.out_channels * channels)
-    problems = check_problems(load(LENET5))
-    assert len(problems) == 1 and "C3" in problems[0].message and "MACs: rule 240000, run 150000" in problems[0].message
-    assert problems[0].loc.line > 0
+    result = runner.invoke(app, ["check", "--verify", LENET5])
+    c3_line = next(n for n, line in enumerate(open(LENET5, encoding="utf-8"), start=1) if "name: C3" in line)
+    problems = [line for line in result.stdout.splitlines() if "verify: layer" in line]
+    assert result.exit_code == 1 and len(problems) == 1, result.stdout
+    assert problems[0].startswith(f"{LENET5}:{c3_line}:") and "'C3'" in problems[0]
+    assert "macs: rules say 240,000, the run gave 150,000" in problems[0]
 
 
 def test_progress_bar_only_on_a_terminal_after_the_delay():

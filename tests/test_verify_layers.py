@@ -179,8 +179,8 @@ def build(case: Case):
 
 
 def materialise(layer, case: Case, rng):
-    params = {n: initial(rng, layer.type, n, s, "float32") for n, s in layer.param_shapes(*case.inputs).items()}
-    buffers = {n: initial(rng, layer.type, n, s, "float32") for n, s in layer.buffer_shapes(*case.inputs).items()}
+    params = {n: initial(rng, layer.weight_init, n, s, "float32") for n, s in layer.param_shapes(*case.inputs).items()}
+    buffers = {n: initial(rng, layer.weight_init, n, s, "float32") for n, s in layer.buffer_shapes(*case.inputs).items()}
     if case.tokens:
         inputs = [rng.integers(0, case.tokens, (BATCH, *shape)) for shape in case.inputs]
     else:
@@ -282,5 +282,8 @@ def test_compat_covers_older_spellings():
     for case in CASES:
         layer = build(case)
         params, buffers, inputs = materialise(layer, case, np.random.default_rng(0))
-        ops = Ops(xp)
-        layer.forward(ops, Params(params, buffers, make=None), *inputs)
+        ops, reference = Ops(xp), Ops(np)
+        got = layer.forward(ops, Params(params, buffers, make=None), *inputs)
+        want = layer.forward(reference, Params(params, buffers, make=None), *inputs)
+        assert got.shape == want.shape and ops.macs == reference.macs, case
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6, err_msg=str(case))

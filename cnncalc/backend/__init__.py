@@ -10,6 +10,6 @@ this package lazily, and only this package imports an array library.
 * execute: the forward pass, freeing each activation after its last use
 * verify: the comparison with `summarize` and its rendering
 """
-from .verify import VerifyResult, check_problems, verify
+from .verify import VerifyResult, verify
 
-__all__ = ["VerifyResult", "check_problems", "verify"]
+__all__ = ["VerifyResult", "verify"]

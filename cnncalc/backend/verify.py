@@ -153,22 +153,3 @@ def compare(record, executed, batch: int) -> Row:
                Check(record.buffers, executed.buffers if ran else None),
                Check(record.macs, executed.macs if ran else None),
                executed.finite, executed.error, executed.problems)
-
-
-def check_problems(network, **options) -> list:
-    """For `cnncalc check --verify`: verify `network` and return one check.Problem per
-    layer that disagrees (at the layer's line in the spec); [] when all agree."""
-    from ..check import Problem
-
-    result = verify(network, **options)
-    nodes = {node.name: node for node in network.nodes}
-    problems = []
-    for row in result.failures:
-        what = [f"{label}: rule {rule}, run {run}" for label, check, rule, run in (
-            ("output shape", row.shape, list(row.shape.rule), list(row.shape.run or ())),
-            ("params", row.params, row.params.rule, row.params.run),
-            ("buffers", row.buffers, row.buffers.rule, row.buffers.run),
-            ("MACs", row.macs, row.macs.rule, row.macs.run)) if check.run is not None and not check.ok]
-        message = f"layer '{row.name}' ({row.type}) fails verify: " + "; ".join(what + row.notes())
-        problems.append(Problem(nodes[row.name].loc, message, kind="verify"))
-    return problems
