@@ -29,6 +29,9 @@ _MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__in
 
 CONV = "{name: c, type: conv2d, out_channels: 8, kernel_size: 3}"  # on [3, 32, 32]: 224 params, 194,400 MACs
 BLOCK = f"input: [3, 32, 32]\nlayers:\n  - {CONV}\n"
+# the figures a spec without any gets, inside { } and in block style
+FLOW_FIGURES = "params: 224, macs: 194400, output_shape: [8, 30, 30]"
+BLOCK_FIGURES = "  params: 224\n  macs: 194,400\n  output_shape: [8, 30, 30]\n"
 
 
 def invoke(*args: str):
@@ -99,23 +102,23 @@ def test_flow_mapping_without_expect_gets_one_inside_its_braces(tmp_path):
     text = f"{{name: t,\n input: [3, 32, 32],\n layers: [{CONV}]  # the network\n}}\n"
     new = updated(tmp_path, text)
     assert new == text.replace(
-        "]  #", "], expect: {params: 224, macs: 194400, output_shape: [8, 30, 30]}  #")
+        "]  #", f"], expect: {{{FLOW_FIGURES}}}  #")
     assert without_expect(new) == without_expect(text)
 
 
 def test_flow_mapping_with_a_trailing_comma_or_empty_expect(tmp_path):
     text = f"{{input: [3, 32, 32], layers: [{CONV}],}}\n"
     assert updated(tmp_path, text) == text.replace(
-        "],}", "], expect: {params: 224, macs: 194400, output_shape: [8, 30, 30]},}")
+        "],}", f"], expect: {{{FLOW_FIGURES}}},}}")
     text = f"{{input: [3, 32, 32], layers: [{CONV}], expect: {{}}}}\n"
     assert updated(tmp_path, text) == text.replace(
-        "expect: {}", "expect: {params: 224, macs: 194400, output_shape: [8, 30, 30]}")
+        "expect: {}", f"expect: {{{FLOW_FIGURES}}}")
 
 
 def test_document_end_marker_is_kept(tmp_path):
     text = f"---\n{BLOCK}...\n# after the document\n"
     assert updated(tmp_path, text) == text.replace(
-        "...\n", "\nexpect:\n  params: 224\n  macs: 194,400\n  output_shape: [8, 30, 30]\n...\n")
+        "...\n", f"\nexpect:\n{BLOCK_FIGURES}...\n")
     text = f"{BLOCK}expect:\n  params: 1\n...\n"
     assert updated(tmp_path, text) == text.replace("params: 1", "params: 224")
 
@@ -254,19 +257,19 @@ def test_each_figure_keeps_its_style(tmp_path):
 
 def test_budgets_only_gets_plain_figures(tmp_path):
     text = f"{BLOCK}expect:\n  max_params: 1M  # our limit\n"
-    assert updated(tmp_path, text) == text + "  params: 224\n  macs: 194,400\n  output_shape: [8, 30, 30]\n"
+    assert updated(tmp_path, text) == text + BLOCK_FIGURES
     text = f"{{input: [3, 32, 32], layers: [{CONV}], expect: {{max_params: 1M}}}}\n"
     assert updated(tmp_path, text) == text.replace(
-        "1M}", "1M, params: 224, macs: 194400, output_shape: [8, 30, 30]}")
+        "1M}", f"1M, {FLOW_FIGURES}}}")
 
 
 def test_empty_expect_gets_its_figures(tmp_path):
     text = f"{BLOCK}expect:   # to fill in\nname: t\n"
     assert updated(tmp_path, text) == text.replace(
-        "in\n", "in\n  params: 224\n  macs: 194,400\n  output_shape: [8, 30, 30]\n")
+        "in\n", "in\n" + BLOCK_FIGURES)
     for null in ("~", "!!null", "null"):
         text = f"{BLOCK}expect: {null}\n"
-        assert updated(tmp_path, text) == f"{BLOCK}expect: {{params: 224, macs: 194400, output_shape: [8, 30, 30]}}\n"
+        assert updated(tmp_path, text) == f"{BLOCK}expect: {{{FLOW_FIGURES}}}\n"
 
 
 def test_rounded_amount_that_still_matches_is_left_alone(tmp_path):
@@ -300,7 +303,7 @@ def test_bom_and_crlf_are_kept(tmp_path):
     assert invoke("check", "--update-expect", path).exit_code == 0
     assert open(path, "rb").read() == codecs.BOM_UTF8 + text.replace("params: 1", "params: 224").encode()
     text = BLOCK.replace("\n", "\r\n")  # no expect yet: a blank line, then lines ending in CRLF
-    added = "\nexpect:\n  params: 224\n  macs: 194,400\n  output_shape: [8, 30, 30]\n"
+    added = "\nexpect:\n" + BLOCK_FIGURES
     assert updated(tmp_path, text) == text + added.replace("\n", "\r\n")
 
 

@@ -61,8 +61,8 @@ class Ops:
 
     @staticmethod
     def window_counts(lengths, kernel, stride, dilation) -> list:
-        """Windows per axis of these lengths, as slicing yields them: range(0, L - d(k-1), s)."""
-        return [len(range(0, max(0, int(n) - d * (k - 1)), s)) for n, k, s, d in zip(lengths, kernel, stride, dilation)]
+        """Windows per axis of these lengths, as slicing yields them (window_starts)."""
+        return [len(window_starts(int(n), k, s, d)) for n, k, s, d in zip(lengths, kernel, stride, dilation)]
 
     def im2col(self, x, kernel, stride, dilation):
         """Convolution columns over x's trailing len(kernel) axes:
@@ -111,7 +111,7 @@ class Ops:
 
     def _reduce_axis(self, x, axis: int, k: int, s: int, d: int, combine: str):
         xp = self.xp
-        starts = range(0, max(0, x.shape[axis] - d * (k - 1)), s)
+        starts = window_starts(x.shape[axis], k, s, d)
 
         def cut(part):
             return x[(*(slice(None),) * axis, part, ...)]
@@ -134,3 +134,8 @@ class Ops:
         reduce = xp.sum if combine == "sum" else xp.max
         return xp.concat([reduce(cut(slice(i, i + d * (k - 1) + 1, d)), axis=axis, keepdims=True)
                           for i in starts], axis=axis)
+
+
+def window_starts(length: int, kernel: int, stride: int, dilation: int) -> range:
+    """Where the windows on one axis start: every stride, while the last kernel element fits."""
+    return range(0, max(0, length - dilation * (kernel - 1)), stride)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import SpecError
 from .base import Arg, Layer, prod
-from .window import adaptive_window_total, axes_names, check_positive, pool_length
+from .window import adaptive_window_total, axes_names, check_positive, conv_length, pool_length
 
 
 def _spatial_input(layer: Layer, x):
@@ -65,7 +65,7 @@ class _WindowPool(Layer):
         (ops.window_reduce): the padded copy, and per axis the partly reduced array and the
         next one (two temporaries at most)."""
         padded = [n + left + right for n, (left, right) in zip(x[1:], self.window_pads())]
-        counts = [len(range(0, max(0, n - d * (k - 1)), s))
+        counts = [max(0, conv_length(n, k, s, 0, d))
                   for n, k, s, d in zip(padded, self.kernel_size, self.stride, self.dilations())]
         stages = sum(prod(counts[:a + 1]) * prod(padded[a + 1:]) for a in range(len(padded)))
         return planes * ((prod(padded) if padded != list(x[1:]) else 0) + 2 * stages)
@@ -167,6 +167,7 @@ class _AdaptivePool(Layer):
     args = {"output_size": Arg("optional_sizes", doc="output size per spatial axis (null keeps the input's)",
                                minimum=1)}
     final_ops_per_window = 0
+    reduction = "max"  # the array namespace's function, as for the global pools
 
     def output_shape(self, x):
         _spatial_input(self, x)
@@ -186,7 +187,7 @@ class _AdaptivePool(Layer):
         """One axis at a time (max and mean of a box are separable): windows
         [floor(i*L/O), ceil((i+1)*L/O)); equal windows by a reshape when O divides L."""
         xp = ops.xp
-        reduce = xp.mean if "avg" in self.type else xp.max
+        reduce = getattr(xp, self.reduction)
         for axis, size in enumerate(self.output_size, start=2):
             length = x.shape[axis]
             if size is None or size == length:
@@ -208,12 +209,14 @@ class AdaptiveAvgPool1d(_AdaptivePool):
     type = "adaptive_avgpool1d"
     rank = 1
     final_ops_per_window = 1
+    reduction = "mean"
 
 
 class AdaptiveAvgPool2d(_AdaptivePool):
     type = "adaptive_avgpool2d"
     rank = 2
     final_ops_per_window = 1
+    reduction = "mean"
 
 
 class AdaptiveMaxPool1d(_AdaptivePool):
