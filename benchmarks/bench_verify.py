@@ -31,7 +31,7 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 def _setup(stem: str, xp, batch: int):
     """The network, its per-sample summary, its weights and a random input batch on `xp`."""
     from cnncalc.backend.params import materialise, random_input
-    from cnncalc.spec.build import load
+    from cnncalc.language.build import load
     from cnncalc.summary import summarize
 
     network = load(os.path.join(ROOT, "specs", f"{stem}.yaml"))
@@ -162,7 +162,7 @@ def main_gpu(args) -> None:
     import torch
 
     from cnncalc.backend.namespace import namespace
-    from cnncalc.errors import UsageError
+    from cnncalc.diagnostics import UsageError
 
     try:
         cupy = namespace("cupy")

@@ -5,9 +5,9 @@
     >>> summary.layer("C3").params
     1516
 """
-from .errors import CnncalcError, Location, SpecError, UsageError
+from .diagnostics import CnncalcError, Location, SpecError, UsageError
 from .expect import check as check_expect
-from .spec.build import load, loads
+from .language.build import load, loads
 from .summary import LayerRecord, Summary, Totals, summarize
 
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from .errors import ECHO_LIMIT, CnncalcError, Location, shown
+from .diagnostics import ECHO_LIMIT, CnncalcError, Location, shown
 
 OK, FAILED, INVALID, INTERNAL = "ok", "failed", "invalid", "internal"
 EXIT_CODES = {OK: 0, FAILED: 1, INVALID: 2, INTERNAL: 3}
@@ -184,7 +184,7 @@ def check_file(path: str, *, verify=None) -> FileResult:
 
 def _check(result: FileResult, path: str, verify) -> None:
     from .expect import check
-    from .spec.build import load
+    from .language.build import load
     from .summary import summarize
 
     network = load(path)

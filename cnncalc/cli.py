@@ -15,7 +15,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import ECHO_LIMIT, CnncalcError, UsageError, safe, shown
+from .diagnostics import ECHO_LIMIT, CnncalcError, UsageError, safe, shown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Exact shapes, parameters, MACs and FLOPs of CNNs described in YAML.")
@@ -183,7 +183,7 @@ def parse_shape(text: str | None):
 
 
 def load_network(spec: str, overrides: list, input_shape: str | None):
-    from .spec.build import load
+    from .language.build import load
 
     return load(spec, variables=parse_overrides(overrides), input_shape=parse_shape(input_shape))
 
@@ -193,7 +193,7 @@ def _as_written(network, spec: str, variables: list, input_shape: str | None) ->
     (the same evaluated variables and input shape); when not, say that expect: is skipped."""
     if not variables and input_shape is None:
         return True
-    from .spec.build import load
+    from .language.build import load
 
     overrides = parse_overrides(variables)
     try:
@@ -228,7 +228,7 @@ def summary(
     """Print every layer's output shape, parameters, MACs and FLOPs, and the totals."""
 
     def action():
-        from . import render
+        from .render import summary as render
         from .expect import check
         from .fold import fold
         from .summary import summarize
@@ -305,7 +305,7 @@ def check(
     Exit 0 all good, 1 an expectation or budget failed, 2 a spec is invalid."""
 
     def action():
-        from . import render
+        from .render import summary as render
         from .check import check_files, verify_problems
 
         verifier = verify_problems if verify else None
@@ -377,7 +377,7 @@ def verify(
         from .backend import verify as run_verify
         from .backend.memory import parse_size
         from .backend.progress import LazyProgress
-        from .backend.report import print_table, to_json
+        from .render.verify import print_table, to_json
 
         limit = None if max_memory is None else parse_size(max_memory)
         network = load_network(spec, variables, input_shape)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import ECHO_LIMIT, Location, SpecError, did_you_mean, shown
+from .diagnostics import ECHO_LIMIT, Location, SpecError, did_you_mean, shown
 from .layers.base import shape_str
-from .spec.build import MAX_RANK
-from .spec.source import Mapping
+from .limits import MAX_RANK
+from .language.reader import Mapping
 
 TOTALS = ("params", "trainable_params", "non_trainable_params", "buffers", "macs", "flops",
           "param_memory", "activation_memory")

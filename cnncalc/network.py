@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import Location
+from .diagnostics import Location
 from .layers.base import Layer
 
 INPUT = "input"
+DTYPES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}  # bytes per element
 
 
 @dataclass(eq=False)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import SpecError, UsageError
+from .diagnostics import SpecError, UsageError
 from .gcpause import without_cycle_collection
 from .layers.base import prod, shape_str
-from .network import INPUT, Network
-from .spec.build import DTYPES, MAX_DIM, MAX_RANK
+from .network import DTYPES, INPUT, Network
+from .limits import MAX_DIM, MAX_RANK
 
 
 @dataclass
@@ -86,8 +86,8 @@ def infer_shapes(network: Network) -> dict:
         except SpecError as exc:
             loc = node.arg_locs.get(exc.arg, node.loc) if exc.arg else node.loc
             if (exc.hint is None or exc.arg is None) and not all(shape_str(s) in exc.message for s in inputs):
-                exc.message += f" (input {'shapes' if len(inputs) > 1 else 'shape'}: " \
-                               f"{', '.join(shape_str(s) for s in inputs)})"
+                exc.with_numbers({f"input {'shapes' if len(inputs) > 1 else 'shape'}":
+                                  ", ".join(shape_str(s) for s in inputs)})
             raise exc.located(loc, node.name) from None
         if len(out) > MAX_RANK:  # bounded rank and sizes keep every figure a number that prints
             raise SpecError(f"output shape has {len(out)} axes, above the limit of {MAX_RANK}", node.loc,

@@ -24,9 +24,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import yaml
 
 from .check import INTERNAL, INVALID, FileResult, Problem, Report, check_file, expand_paths, problem_from_error
-from .errors import CnncalcError, Location, SpecError
+from .diagnostics import CnncalcError, Location, SpecError
 from .expect import LAYER_KEYS, TOTALS, check, parse_amount
-from .spec.source import Mapping, _Loader, load_yaml
+from .language.reader import Mapping, _Loader, load_yaml
 
 DEFAULT_KEYS = ("params", "macs", "output_shape")
 TEMP_SUFFIX = ".cnncalc-tmp"  # not .yaml/.yml: `check DIR` never picks a temporary file up
@@ -357,13 +357,13 @@ def _newline(text: str, index: int) -> str:
 def confirm(old_text: str, new_text: str, summary, path: str = "<spec>") -> None:
     """Refuse (a SpecError) unless the new text reads as the same spec outside expect:,
     builds to the same figures, and meets every exact figure in its expect:."""
-    from .spec.build import build
+    from .language.build import build
     from .summary import summarize
 
     try:
         old, new = load_yaml(old_text, path), load_yaml(new_text, path)
     except SpecError as error:
-        raise _refusal(path, f"the rewritten file would not read back ({error.message})") from None
+        raise _refusal(path, f"the rewritten file would not read back ({error.text})") from None
     if _canonical(_without_expect(old)) != _canonical(_without_expect(new)):
         raise _refusal(path, "the rewrite would change the file outside expect:")
     try:
@@ -371,7 +371,7 @@ def confirm(old_text: str, new_text: str, summary, path: str = "<spec>") -> None
         after = summarize(network)
         unmet = [outcome.what for outcome in check(after, network.expect) if not outcome.ok and not outcome.budget]
     except SpecError as error:
-        raise _refusal(path, f"the rewritten spec would not check ({error.message})") from None
+        raise _refusal(path, f"the rewritten spec would not check ({error.text})") from None
     if (after.totals, after.output_shape) != (summary.totals, summary.output_shape):
         raise _refusal(path, "the rewritten spec would give other figures")
     if network.expect is None or unmet:

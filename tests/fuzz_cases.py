@@ -1170,7 +1170,7 @@ def _judge_update(case: Case, outcome: Outcome, before: dict, after: dict) -> No
 
 def _without_expect(data: bytes):
     """The spec's YAML as cnncalc reads it, without expect: (an exception if it does not parse)."""
-    from cnncalc.spec.source import load_yaml
+    from cnncalc.language.reader import load_yaml
 
     try:
         tree = load_yaml(data.decode("utf-8-sig"))
@@ -1208,14 +1208,14 @@ def _first_difference(old, new, path="") -> str:
 def _judge_verify_memory(args: list, outcome: Outcome) -> None:
     """verify ran: what it allocated (NumPy arrays included, traced) stays near --max-memory."""
     from cnncalc.backend.memory import parse_size
-    from cnncalc.errors import CnncalcError
+    from cnncalc.diagnostics import CnncalcError
 
     given = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--max-memory"]
     try:
         limit = parse_size(given[-1])
     except (CnncalcError, IndexError, ValueError, OverflowError):
         return
-    from cnncalc.spec import source
+    from cnncalc.language import reader as source
 
     # reading the spec allocates a buffer of the file-size limit (it is not verify's memory)
     if outcome.memory > limit * 1.25 + (16 << 20) + getattr(source, "MAX_FILE_BYTES", 16 << 20):

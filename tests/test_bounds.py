@@ -16,11 +16,13 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 import pytest
 from typer.testing import CliRunner
 
+from cnncalc import limits
 from cnncalc.cli import app
-from cnncalc.errors import Location, SpecError, UsageError
-from cnncalc.render import FORMATS, human
-from cnncalc.spec import build, expr, source
-from cnncalc.spec.build import MAX_BLOCK_DEPTH, MAX_DIM, MAX_RANK, load, loads
+from cnncalc.diagnostics import Location, SpecError, UsageError
+from cnncalc.render.summary import FORMATS, human
+from cnncalc.language import build, expressions as expr, reader as source
+from cnncalc.language.build import load, loads
+from cnncalc.limits import MAX_BLOCK_DEPTH, MAX_DIM, MAX_RANK
 from cnncalc.summary import summarize
 
 _MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
@@ -125,14 +127,14 @@ def test_a_chain_of_a_thousand_blocks_exits_2(tmp_path):
 # --- the layer limit counts skipped layers, before expanding where it can -----------------
 
 def test_skipped_layers_count_toward_the_layer_limit(monkeypatch):
-    monkeypatch.setattr(build, "MAX_LAYERS", 100)
+    monkeypatch.setattr(limits, "MAX_LAYERS", 100)
     assert len(loads("input: [4]\nlayers:\n" + "  - {type: relu, when: false}\n" * 99 + "  - {type: relu}\n").nodes) == 1
     refused("input: [4]\nlayers:\n" + "  - {type: relu, when: false}\n" * 100 + "  - {type: relu}\n",
             "more than 100 layers, counting skipped ones")
 
 
 def test_a_list_longer_than_the_limit_is_refused_before_a_layer_is_built(monkeypatch):
-    monkeypatch.setattr(build, "MAX_LAYERS", 100)
+    monkeypatch.setattr(limits, "MAX_LAYERS", 100)
     layers = counting(monkeypatch, build._Expander, "layer")
     refused("input: [4]\nlayers:\n" + "  - {type: relu}\n" * 101, "(0 so far, and at least 101 more here)")
     assert not layers
@@ -152,7 +154,7 @@ layers:
 def test_nested_repeats_known_in_advance_are_refused_before_expanding(monkeypatch):
     """Counts written as expressions over the spec's variables are known before expanding."""
     bodies = counting(monkeypatch, build._Expander, "body")
-    refused(NESTED_SKIPPED, f"more than {build.MAX_LAYERS:,} layers, counting skipped ones")
+    refused(NESTED_SKIPPED, f"more than {limits.MAX_LAYERS:,} layers, counting skipped ones")
     assert len(bodies) == 1  # the top-level list only: no instance was expanded
 
 
@@ -165,13 +167,13 @@ def test_a_repeat_a_block_argument_may_change_is_not_guessed():
 
 def test_nested_repeats_known_only_while_expanding_stop_at_the_limit(monkeypatch):
     """`repeat` inside a block is its own instance's count: the walk stops within the limit."""
-    monkeypatch.setattr(build, "MAX_LAYERS", 1000)
+    monkeypatch.setattr(limits, "MAX_LAYERS", 1000)
     bodies = counting(monkeypatch, build._Expander, "body")
     refused("input: [4]\nblocks:\n  a: {layers: [{type: relu, when: 'index > 10 ** 9'}]}\n"
             "  b: {layers: [{block: a, repeat: repeat}]}\n  c: {layers: [{block: b, repeat: repeat}]}\n"
             "layers:\n  - {type: relu}\n  - {block: c, repeat: 100}\n",
             "more than 1,000 layers, counting skipped ones")
-    assert len(bodies) < 2 * build.MAX_LAYERS  # 100 ** 3 = 10 ** 6 entries if it went on
+    assert len(bodies) < 2 * limits.MAX_LAYERS  # 100 ** 3 = 10 ** 6 entries if it went on
 
 
 # --- `from` through skipped layers is resolved in linear time -----------------------------

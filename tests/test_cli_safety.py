@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import cnncalc
 from cnncalc.cli import app
-from cnncalc.errors import Location, SpecError
+from cnncalc.diagnostics import Location, SpecError
 from cnncalc.expect import MAX_AMOUNT_CHARS, parse_amount
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -326,7 +326,7 @@ def test_a_long_source_line_is_shown_around_the_column(tmp_path):
 
 
 def test_shown_escapes_controls_and_cuts_once():
-    from cnncalc.errors import ECHO_LIMIT, MESSAGE_LIMIT, shown
+    from cnncalc.diagnostics import ECHO_LIMIT, MESSAGE_LIMIT, shown
 
     assert shown("a\x1bb\x07\x7f\x85\u202e\u2066\n\t") == "a\\x1bb\\x07\\x7f\\x85\\u202e\\u2066\\n\\t"
     assert shown("réseau ✓ 名前") == "réseau ✓ 名前"  # printable text is left alone

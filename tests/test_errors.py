@@ -14,8 +14,9 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
+from cnncalc import limits
 from cnncalc.cli import app
-from cnncalc.spec import build
+from cnncalc.language import build
 
 _MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
 BASE = "input: [3, 32, 32]\n"
@@ -439,13 +440,13 @@ def test_repeat_zero(tmp_path):
 def test_repeat_a_billion(tmp_path):
     text = BASE + ("blocks:\n  stage: {layers: [{type: relu}]}\nlayers:\n"
                    "  - {name: s1, block: stage, repeat: 1000000000}\n")
-    fails(tmp_path, text, at="1000000000", layer="s1", contains=["1,000,000,000", f"limit of {build.MAX_LAYERS:,}"])
+    fails(tmp_path, text, at="1000000000", layer="s1", contains=["1,000,000,000", f"limit of {limits.MAX_LAYERS:,}"])
 
 
 def test_repeat_below_limit_but_expanding_past_it(tmp_path):
     text = BASE + ("blocks:\n  stage: {layers: [{type: relu}, {type: relu}]}\nlayers:\n"
                    "  - {name: s1, block: stage, repeat: 200000}\n")
-    fails(tmp_path, text, at="200000", layer="s1", contains=[f"more than {build.MAX_LAYERS:,} layers", "400,000"],
+    fails(tmp_path, text, at="200000", layer="s1", contains=[f"more than {limits.MAX_LAYERS:,} layers", "400,000"],
           hint="repeat")
 
 

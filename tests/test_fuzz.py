@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from cnncalc.check import INTERNAL, check_file
-from cnncalc.errors import CnncalcError
+from cnncalc.diagnostics import CnncalcError
 from cnncalc.expect import check
-from cnncalc.spec.build import load
+from cnncalc.language.build import load
 from cnncalc.summary import summarize
 from fuzz_cases import (
     CASE_DIR, SECRET, SETUPS, Case, Outcome, command_case, fs_case, judge, run_case, scale_spec, snapshot, spec_bytes,

@@ -9,8 +9,9 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from cnncalc import limits
 from cnncalc.cli import app
-from cnncalc.spec import build, expr, source
+from cnncalc.language import build, expressions as expr, reader as source
 
 _MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
 BASE = "input: [3, 8, 8]\n"
@@ -136,11 +137,11 @@ def test_repeat_count(tmp_path):
 def test_nested_repeats_over_the_layer_limit(tmp_path):
     text = (BASE + "blocks:\n  b: {layers: [{type: relu}]}\n  c: {layers: [{block: b, repeat: 1000}]}\n"
             "layers:\n  - {block: c, repeat: 100000}\n")
-    rejected(spec(tmp_path, text), f"more than {build.MAX_LAYERS:,} layers")
+    rejected(spec(tmp_path, text), f"more than {limits.MAX_LAYERS:,} layers")
 
 
 def test_total_layer_count(tmp_path, monkeypatch):
-    monkeypatch.setattr(build, "MAX_LAYERS", 50)
+    monkeypatch.setattr(limits, "MAX_LAYERS", 50)
     layers = "".join("  - {type: relu}\n" for _ in range(51))
     rejected(spec(tmp_path, BASE + "layers:\n" + layers), "more than 50 layers")
 
@@ -157,7 +158,7 @@ def test_mutually_recursive_blocks(tmp_path):
 
 
 def test_dimension_size_of_the_input(tmp_path):
-    rejected(spec(tmp_path, f"input: [3, {2**40}]\n" + RELU), f"above the limit of {build.MAX_DIM:,}")
+    rejected(spec(tmp_path, f"input: [3, {2**40}]\n" + RELU), f"above the limit of {limits.MAX_DIM:,}")
 
 
 def test_input_rank(tmp_path):
@@ -166,7 +167,7 @@ def test_input_rank(tmp_path):
 
 def test_dimension_size_of_a_layer(tmp_path):
     text = "input: [100000, 100000]\nlayers:\n  - {type: flatten}\n"
-    rejected(spec(tmp_path, text), f"above {build.MAX_DIM:,}")
+    rejected(spec(tmp_path, text), f"above {limits.MAX_DIM:,}")
 
 
 def test_expression_magnitude(tmp_path):

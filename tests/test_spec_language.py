@@ -507,7 +507,7 @@ def test_resnet50_expect_and_amount_strings(tmp_path):
     assert outcomes and all(o.ok for o in outcomes)
 
     from cnncalc.expect import amount
-    from cnncalc.errors import Location
+    from cnncalc.diagnostics import Location
     assert amount("25.6M", Location(), "params") == 25_600_000
     assert amount("25,557,032", Location(), "params") == 25_557_032
     assert amount("4.09G", Location(), "macs") == 4_090_000_000

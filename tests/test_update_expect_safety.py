@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from cnncalc.check import check_file, check_files
 from cnncalc.cli import app
-from cnncalc.errors import Location, SpecError
+from cnncalc.diagnostics import Location, SpecError
 from cnncalc.expect import amount, parse_amount
-from cnncalc.spec.source import load_yaml
+from cnncalc.language.reader import load_yaml
 from cnncalc.update_expect import TEMP_SUFFIX, confirm, update_file, update_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -160,7 +160,7 @@ def test_a_block_scalar_figure_is_refused_at_its_line(tmp_path):
 
 
 def test_the_safety_net_refuses_a_change_outside_expect():
-    from cnncalc.spec.build import loads
+    from cnncalc.language.build import loads
     from cnncalc.summary import summarize
 
     old = BLOCK + "expect:\n  params: 1\n"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cnncalc.backend import verify
 from cnncalc.cli import app
 from cnncalc.layers import REGISTRY
-from cnncalc.spec.build import load, loads
+from cnncalc.language.build import load, loads
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LENET5 = str(ROOT / "specs" / "lenet5.yaml")

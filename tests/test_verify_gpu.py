@@ -28,7 +28,7 @@ def cupy():
 @pytest.mark.parametrize("stem", ["lenet5", "textcnn", "resnet18", "googlenet"])
 def test_zoo_verifies_on_gpu(cupy, stem):
     from cnncalc.backend import verify
-    from cnncalc.spec.build import load
+    from cnncalc.language.build import load
 
     result = verify(load(str(ROOT / "specs" / f"{stem}.yaml")), backend="cupy")
     assert result.ok, [(row.name, row.notes()) for row in result.failures]

@@ -31,11 +31,11 @@ from cnncalc.backend import verify
 from cnncalc.backend.namespace import _Compat, namespace
 from cnncalc.backend.ops import Ops
 from cnncalc.backend.params import Params, initial, materialise, random_input
-from cnncalc.errors import SpecError, UsageError
+from cnncalc.diagnostics import SpecError, UsageError
 from cnncalc.layers import REGISTRY, prod
 from cnncalc.layers.window import adaptive_window_total
 from cnncalc.network import INPUT
-from cnncalc.spec.build import loads
+from cnncalc.language.build import loads
 from cnncalc.summary import summarize
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -180,7 +180,7 @@ def _traced_verify(network, **options):
 @pytest.mark.parametrize("spec,batch", [("lenet5", 64), ("mnist_cnn", 16), ("numpy_cnn", 32), ("textcnn", 8),
                                         ("nin", 1), ("resnet18", 1)])
 def test_zoo_run_stays_within_the_estimate(spec, batch):
-    from cnncalc.spec.build import load
+    from cnncalc.language.build import load
 
     result, peak = _traced_verify(load(str(ROOT / "specs" / f"{spec}.yaml")), batch=batch)
     assert result.ok
@@ -327,7 +327,7 @@ def _fail_allocation(*args, **kwargs):
 
 
 def test_memory_error_in_a_layer_names_it(monkeypatch):
-    from cnncalc.spec.build import load
+    from cnncalc.language.build import load
 
     monkeypatch.setattr(REGISTRY["maxpool2d"], "forward", _fail_allocation)
     with pytest.raises(UsageError) as caught:

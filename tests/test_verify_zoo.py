@@ -18,7 +18,7 @@ from cnncalc.backend import verify
 from cnncalc.backend.execute import run
 from cnncalc.backend.namespace import namespace
 from cnncalc.backend.params import materialise, random_input
-from cnncalc.spec.build import load
+from cnncalc.language.build import load
 from cnncalc.summary import infer_shapes
 from torch_zoo import TORCH_ZOO, traced_modules
 

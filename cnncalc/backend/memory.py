@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..errors import SpecError, UsageError
+from ..diagnostics import SpecError, UsageError
 from ..expect import amount
 from ..layers.base import prod
 from ..network import INPUT
-from ..render import human as _units
+from ..render.summary import human as _units
 
 
 @dataclass

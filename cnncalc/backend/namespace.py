@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import types
 
-from ..errors import UsageError
+from ..diagnostics import UsageError
 
 BACKENDS = ("numpy", "cupy", "array_api_strict")
 DTYPES = ("float32", "float64")

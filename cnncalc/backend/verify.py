@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..errors import UsageError
+from ..diagnostics import UsageError
 from ..network import INPUT
 from .memory import Estimate, available_ram, estimate, human, total_ram
 

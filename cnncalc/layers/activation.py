@@ -1,7 +1,7 @@
 """Element-wise activations and dropout: the shape passes through unchanged."""
 from __future__ import annotations
 
-from ..errors import SpecError
+from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, ClassVar
 
-from ..errors import SpecError
+from ..diagnostics import SpecError
 
 Shape = tuple
 REGISTRY: dict[str, type["Layer"]] = {}
@@ -54,8 +54,7 @@ def _scalar(arg: Arg, name, value, evaluate, want: tuple, what: str):
             value = evaluate(value)
         except SpecError as exc:  # point at this argument, and name it
             if exc.arg is None:
-                exc.arg = name
-                exc.message = f"argument '{name}' (expected {what}): {exc.message}"
+                exc.within(f"argument '{name}' (expected {what})", arg=name)
             raise
     if isinstance(value, float) and int in want and float not in want and value.is_integer():
         value = int(value)

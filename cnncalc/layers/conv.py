@@ -2,7 +2,7 @@
 LeNet-5-style sparse connection tables."""
 from __future__ import annotations
 
-from ..errors import SpecError
+from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
 from .window import axes_names, check_positive, conv_length
 

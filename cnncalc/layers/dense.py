@@ -1,7 +1,7 @@
 """Fully connected layers and embeddings."""
 from __future__ import annotations
 
-from ..errors import SpecError
+from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
 
 

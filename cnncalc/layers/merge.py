@@ -1,7 +1,7 @@
 """Layers that join several inputs: concatenation and residual addition."""
 from __future__ import annotations
 
-from ..errors import SpecError
+from ..diagnostics import SpecError
 from .base import Arg, Layer, prod, shape_str
 
 

@@ -1,7 +1,7 @@
 """Normalisation: batch normalisation and local response normalisation."""
 from __future__ import annotations
 
-from ..errors import SpecError
+from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
 
 

@@ -1,7 +1,7 @@
 """Pooling: windowed max/avg (1-D, 2-D), global and adaptive pooling."""
 from __future__ import annotations
 
-from ..errors import SpecError
+from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
 from .window import adaptive_window_total, axes_names, check_positive, conv_length, pool_length
 

@@ -1,7 +1,7 @@
 """Layers that only rearrange elements: flatten, reshape, permute, identity."""
 from __future__ import annotations
 
-from ..errors import SpecError
+from ..diagnostics import SpecError
 from .base import Arg, Layer, prod, shape_str
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import SpecError
+from ..diagnostics import SpecError
 
 
 def conv_length(length, kernel, stride, padding, dilation):

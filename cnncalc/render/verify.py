@@ -2,9 +2,9 @@
 ✓ or ✗), then a verdict; or JSON."""
 from __future__ import annotations
 
-from ..errors import ECHO_LIMIT, safe, shown
+from ..diagnostics import ECHO_LIMIT, safe, shown
 from ..layers.base import shape_str
-from .memory import human
+from ..backend.memory import human
 
 OK, BAD = "[green]✓[/green]", "[bold red]✗[/bold red]"
 FIGURES = (("shape", "shape"), ("params", "params"), ("MACs", "macs"))
@@ -131,6 +131,6 @@ def verdict(result, markup: bool = False) -> str:
 
 
 def to_json(result) -> str:
-    from ..render import json_text
+    from .summary import json_text
 
     return json_text(result.to_dict())

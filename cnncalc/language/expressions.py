@@ -12,7 +12,7 @@ import operator
 import re
 from functools import lru_cache
 
-from ..errors import SpecError, did_you_mean
+from ..diagnostics import SpecError, did_you_mean
 
 MAX_MAGNITUDE = 10**15
 MAX_LENGTH = 500

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import re
 
-from ..errors import Location, SpecError, closest, cut, did_you_mean
+from ..diagnostics import Location, SpecError, closest, cut, did_you_mean
 from ..gcpause import without_cycle_collection
 from ..layers import REGISTRY
-from ..network import INPUT, Network, Node
-from . import expr
-from .source import Mapping, Sequence, load_yaml, read_text
+from .. import limits  # read when used: tests lower limits.MAX_LAYERS
+from ..limits import MAX_BLOCK_DEPTH, MAX_DIM, MAX_NAME, MAX_RANK
+from ..network import DTYPES, INPUT, Network, Node
+from . import expressions as expr
+from .reader import Mapping, Sequence, load_yaml, read_text
 
-MAX_LAYERS = 250_000  # entries expanded, skipped ones too: ~25 µs each, about 6 s at the limit
-MAX_DIM = 2**31 - 1
-MAX_RANK = 8  # axes per sample, of the input and of every layer's output: keeps every figure printable
-MAX_BLOCK_DEPTH = 64  # blocks inside blocks; expansion recurses once per level
-MAX_NAME = 200  # characters of one layer name: it is a table row and part of error messages
-DTYPES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 TOP_KEYS = ("name", "description", "input", "dtype", "vars", "blocks", "layers", "output", "expect")
 LAYER_KEYS = ("type", "name", "from", "when", "trainable")
 INSTANCE_KEYS = ("block", "name", "from", "when", "repeat")
@@ -127,7 +123,7 @@ def _variables(doc: Mapping, overrides: dict) -> dict:
             scope[name] = _value(raw, scope, declared.where(name))
         except SpecError as exc:
             if name in overrides:  # the fault is on the command line, not in the spec's value
-                exc.message = f"--set {name}={raw}: {exc.message}"
+                exc.within(f"--set {name}={raw}")
             raise
     return scope
 
@@ -314,8 +310,8 @@ class _Expander:
         return value
 
     def _count(self, loc: Location, extra: int = 1, layer: str | None = None) -> None:
-        if self.visited + extra > MAX_LAYERS:
-            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers, counting skipped ones "
+        if self.visited + extra > limits.MAX_LAYERS:
+            raise SpecError(f"the spec expands to more than {limits.MAX_LAYERS:,} layers, counting skipped ones "
                             f"({self.visited:,} so far, and at least {extra:,} more here)", loc, layer=layer,
                             hint="check repeat counts")
 
@@ -398,8 +394,8 @@ class _Expander:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise SpecError(f"'repeat' must be a positive integer, got {value!r}", item.where("repeat"),
                             layer=qualified)
-        if value > MAX_LAYERS:
-            raise SpecError(f"'repeat' is {value:,}, above the limit of {MAX_LAYERS:,} layers",
+        if value > limits.MAX_LAYERS:
+            raise SpecError(f"'repeat' is {value:,}, above the limit of {limits.MAX_LAYERS:,} layers",
                             item.where("repeat"), layer=qualified)
         return value
 
@@ -418,7 +414,7 @@ class _Expander:
                     total += self._known_repeat(item.get("repeat", 1)) * self._size(item["block"], inner)
                 else:
                     total += 1
-            self.sizes[block] = min(total, MAX_LAYERS + 1)
+            self.sizes[block] = min(total, limits.MAX_LAYERS + 1)
         return self.sizes[block]
 
     def _known_repeat(self, repeat) -> int:
@@ -452,7 +448,7 @@ class _Expander:
             except SpecError as exc:
                 if exc.layer is None:
                     where = "" if name in item else " (its default)"
-                    exc.message = f"block '{block}' argument '{name}'{where}: {exc.message}"
+                    exc.within(f"block '{block}' argument '{name}'{where}")
                 raise exc.located(item.loc, qualified) from None
         return inner
 

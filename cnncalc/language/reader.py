@@ -13,7 +13,7 @@ import stat
 
 import yaml
 
-from ..errors import Location, SpecError
+from ..diagnostics import Location, SpecError
 
 try:  # libyaml's parser is several times faster on large specs
     from yaml import CSafeLoader as _Loader

@@ -1,9 +1,9 @@
 """Turn a Summary (and its expectation outcomes) into text: table, JSON, Markdown or CSV."""
 from __future__ import annotations
 
-from .errors import safe
-from .layers.base import shape_str
-from .summary import Summary
+from ..diagnostics import safe
+from ..layers.base import shape_str
+from ..summary import Summary
 
 FORMATS = ("table", "json", "markdown", "csv")
 

@@ -1,6 +1,7 @@
-"""Errors are values: what went wrong, where, and what to do about it.
+"""Diagnostics are values: what went wrong, where, the numbers, and what to do about it.
 
-They are raised where the problem is known and rendered once, by the CLI.
+One record, `Diagnostic`, for every problem cnncalc reports: raised where it is known
+(SpecError, UsageError), collected by `check`, rendered once by cnncalc.render.
 """
 from __future__ import annotations
 
@@ -64,25 +65,39 @@ class Location(NamedTuple):
         return f"{self.file}:{self.line}:{self.col}"
 
 
-class CnncalcError(Exception):
-    """Base of every error cnncalc reports to a user."""
+class Diagnostic(Exception):
+    """One finding, reported to a user: where (file, line, column), which layer, what is
+    wrong, the numbers behind it, and what to do about it (the hint).
+
+    Raised where the problem is known (SpecError, UsageError) or collected where many are
+    reported at once (`cnncalc check`); rendered by cnncalc.render in every format. Context
+    that the raiser did not know is added once, on the way out, by whoever knows it:
+    `located` fills in the place and the layer, `within` prefixes what was being read
+    ("argument 'kernel_size'"), `numbers` names the figures involved ("input shape")."""
 
     exit_code = 2
+    kind = "invalid"  # invalid (the spec), expect, budget, verify, usage, internal
+    severity = "error"
 
-    def __init__(self, message: str, loc: Location | None = None, *,
-                 layer: str | None = None, hint: str | None = None, arg: str | None = None):
+    def __init__(self, message: str, loc: Location | None = None, *, layer: str | None = None,
+                 hint: str | None = None, arg: str | None = None, numbers: dict | None = None,
+                 kind: str | None = None):
         super().__init__(message)
         self.message = message
         self.arg = arg  # the argument at fault, so the spec's line for it can be found
         self.loc = loc
         self.layer = layer
         self.hint = hint
+        self.context: tuple = ()  # what was being read, outermost first
+        self.numbers = dict(numbers or {})
+        if kind is not None:
+            self.kind = kind
 
-    # Made safe whenever set, also when context is added later: they embed names and values from specs
+    # Made safe whenever set: they embed names and values from specs
     message = property(lambda self: self._message, lambda self, text: setattr(self, "_message", shown(text)))
     hint = property(lambda self: self._hint, lambda self, text: setattr(self, "_hint", shown(text) if text else text))
 
-    def located(self, loc: Location | None = None, layer: str | None = None) -> "CnncalcError":
+    def located(self, loc: Location | None = None, layer: str | None = None) -> "Diagnostic":
         """Fill in a location or layer name that the raiser did not know."""
         if self.loc is None:
             self.loc = loc
@@ -90,10 +105,32 @@ class CnncalcError(Exception):
             self.layer = layer
         return self
 
+    def within(self, context: str, arg: str | None = None) -> "Diagnostic":
+        """Say what was being read when this was found: `argument 'k' (expected an integer)`.
+        Added by the caller that knows it; the message itself is never rewritten."""
+        self.context = (shown(context), *self.context)
+        if self.arg is None:
+            self.arg = arg
+        return self
+
+    def with_numbers(self, numbers: dict) -> "Diagnostic":
+        """Name the figures behind the problem ("input shape": "[3, 32, 32]")."""
+        for name, value in numbers.items():
+            self.numbers.setdefault(name, value)
+        return self
+
+    @property
+    def text(self) -> str:
+        """Everything but the place: the layer, the context, the message and the numbers."""
+        phase = "verify: " if self.kind == "verify" else ""
+        layer = f"layer '{shown(self.layer, ECHO_LIMIT)}': " if self.layer else ""
+        numbers = ", ".join(f"{name}: {value}" for name, value in self.numbers.items())
+        return shown(phase + layer + "".join(f"{part}: " for part in self.context) + self.message
+                     + (f" ({numbers})" if numbers else ""))
+
     def headline(self) -> str:
         where = f"{shown(self.loc, ECHO_LIMIT * 2)}: " if self.loc else ""
-        layer = f"layer '{shown(self.layer, ECHO_LIMIT)}': " if self.layer else ""
-        return f"{where}error: {layer}{self.message}"
+        return f"{where}{self.severity}: {self.text}"
 
     def __str__(self) -> str:
         text = self.headline()
@@ -103,16 +140,23 @@ class CnncalcError(Exception):
 
     def to_dict(self) -> dict:
         loc = self.loc or Location()
-        return {"file": loc.file, "line": loc.line, "col": loc.col, "layer": self.layer,
-                "message": self.message, "hint": self.hint}
+        return {"file": loc.file, "line": loc.line, "col": loc.col, "kind": self.kind,
+                "severity": self.severity, "layer": self.layer, "message": self.text, "hint": self.hint,
+                "numbers": {name: list(value) if isinstance(value, tuple) else value
+                            for name, value in self.numbers.items()}}
 
 
-class SpecError(CnncalcError):
+CnncalcError = Diagnostic  # the name the library has exported since 0.1
+
+
+class SpecError(Diagnostic):
     """The spec is invalid: it cannot be parsed, or its shapes do not chain."""
 
 
-class UsageError(CnncalcError):
+class UsageError(Diagnostic):
     """The command line asks for something impossible (bad flag value, missing backend)."""
+
+    kind = "usage"
 
 
 def closest(word: str, choices) -> str | None:
