@@ -16,7 +16,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from .diagnostics import ECHO_LIMIT, CnncalcError, Location, shown
+from .diagnostics import Diagnostic, Location
 
 OK, FAILED, INVALID, INTERNAL = "ok", "failed", "invalid", "internal"
 EXIT_CODES = {OK: 0, FAILED: 1, INVALID: 2, INTERNAL: 3}
@@ -25,33 +25,10 @@ UPDATE_HINT = "if the new figure is right, accept it with: cnncalc check --updat
 
 
 @dataclass
-class Problem:
-    """One line of a report: `file:line:col: error: message`, maybe with a hint."""
-
-    loc: Location
-    message: str
-    hint: str | None = None
-    kind: str = "invalid"  # "invalid" (the spec), "expect" (a figure), "budget", "verify", "internal"
-
-    def __post_init__(self):  # one problem, one line: a newline inside a quoted value is shown as \n
-        self.message = shown(self.message)
-        self.hint = shown(self.hint) if self.hint else self.hint
-
-    def headline(self) -> str:
-        where = f"{shown(self.loc, ECHO_LIMIT * 2)}: " if self.loc else ""
-        return f"{where}error: {self.message}"
-
-    def to_dict(self) -> dict:
-        loc = self.loc or Location()
-        return {"file": loc.file, "line": loc.line, "col": loc.col, "kind": self.kind,
-                "message": self.message, "hint": self.hint}
-
-
-@dataclass
 class FileResult:
     path: str
     status: str = OK
-    problems: list = field(default_factory=list)
+    problems: list = field(default_factory=list)  # Diagnostics, in the order found
     outcomes: list = field(default_factory=list)  # expect.Outcome, passed and failed
     summary: object = None  # summary.Summary when the spec could be built
     seconds: float = 0.0
@@ -86,30 +63,9 @@ class Report:
             counts[result.status] += 1
         return counts
 
-    def verdict(self) -> str:
-        counts = self.counts()
-        files = len(self.results)
-        noun = "file" if files == 1 else "files"
-        failed_checks = sum(1 for r in self.results for o in r.outcomes if not o.ok)
-        mismatches = sum(1 for r in self.results for p in r.problems if p.kind == "verify")
-        if self.exit_code == 0:
-            checks = sum(len(r.outcomes) for r in self.results)
-            return f"ok: {files} {noun} checked, {checks} expectation{'s' if checks != 1 else ''} met"
-        parts = []
-        if counts[INVALID]:
-            parts.append(f"{counts[INVALID]} invalid")
-        if counts[FAILED]:
-            why = [f"{failed_checks} expectation{'s' if failed_checks != 1 else ''} not met"] if failed_checks else []
-            why += [f"{mismatches} layer{'s disagree' if mismatches != 1 else ' disagrees'} when run"] if mismatches else []
-            parts.append(f"{counts[FAILED]} failed ({', '.join(why)})")
-        if counts[INTERNAL]:
-            parts.append(f"{counts[INTERNAL]} internal error{'s' if counts[INTERNAL] != 1 else ''}")
-        parts.append(f"{counts[OK]} ok")
-        return f"FAILED: {files} {noun} checked: " + ", ".join(parts)
-
     def to_dict(self) -> dict:
         return {"files": [result.to_dict() for result in self.results],
-                "counts": self.counts(), "exit_code": self.exit_code, "verdict": self.verdict()}
+                "counts": self.counts(), "exit_code": self.exit_code}
 
 
 class Skipped(str):
@@ -160,24 +116,24 @@ def _found(path: str, top: str) -> str:
 
 def check_file(path: str, *, verify=None) -> FileResult:
     """Check one spec file. `verify`, when given, is called with the built Network and
-    must return a list of Problems (empty when the spec's figures hold when run)."""
+    must return a list of Diagnostics (empty when the spec's figures hold when run)."""
     started = time.perf_counter()
     result = FileResult(path)
     if isinstance(path, Skipped):
         result.status = INVALID
-        result.problems.append(Problem(Location(path), path.reason))
+        result.problems.append(Diagnostic(path.reason, Location(path)))
         return result
     try:
         _check(result, path, verify)
-    except CnncalcError as error:
+    except Diagnostic as error:
         result.status = INVALID
-        result.problems.append(problem_from_error(error, path))
+        result.problems.append(error.located(Location(path)))
     except Exception as error:  # a bug in cnncalc: keep going with the other files
         result.status = INTERNAL
         result.traceback = traceback.format_exc()
-        result.problems.append(Problem(Location(path), f"internal error: {type(error).__name__}: {error}",
-                                       "this is a bug in cnncalc; please report it with this spec",
-                                       kind="internal"))
+        result.problems.append(Diagnostic(f"internal error: {type(error).__name__}: {error}", Location(path),
+                                          hint="this is a bug in cnncalc; please report it with this spec",
+                                          kind="internal"))
     result.seconds = time.perf_counter() - started
     return result
 
@@ -194,8 +150,8 @@ def _check(result: FileResult, path: str, verify) -> None:
     for outcome in result.outcomes:
         if not outcome.ok:
             hint = None if outcome.budget else UPDATE_HINT.format(file=shlex.quote(path))
-            result.problems.append(Problem(outcome.loc, outcome.message(), hint,
-                                           kind="budget" if outcome.budget else "expect"))
+            result.problems.append(Diagnostic(outcome.message(), outcome.loc, hint=hint,
+                                              kind="budget" if outcome.budget else "expect"))
     if verify is not None:
         result.problems += verify(network)
     if result.problems:
@@ -204,7 +160,7 @@ def _check(result: FileResult, path: str, verify) -> None:
 
 def verify_problems(network) -> list:
     """`--verify`: run the network with cnncalc.backend (NumPy) and turn every layer whose
-    run disagrees with the rules into a Problem at that layer's line."""
+    run disagrees with the rules into a Diagnostic at that layer's line."""
     from .backend import verify
 
     result = verify(network)
@@ -215,21 +171,15 @@ def verify_problems(network) -> list:
                    for what, check in (("output_shape", row.shape), ("params", row.params),
                                        ("buffers", row.buffers), ("macs", row.macs)) if not check.ok]
         details += row.notes()
-        problems.append(Problem(where.get(row.name, Location(network.file)),
-                                f"verify: layer '{row.name}': " + "; ".join(details or ["the run disagrees"]),
-                                kind="verify"))
+        problems.append(Diagnostic("; ".join(details or ["the run disagrees"]),
+                                   where.get(row.name, Location(network.file)), layer=row.name, kind="verify"))
     return problems
 
 
 def _shown(value) -> str:
-    from .expect import figure_text
+    from .amounts import figure_text
 
     return "nothing (it did not run)" if value is None else figure_text(value)
-
-
-def problem_from_error(error: CnncalcError, path: str) -> Problem:
-    layer = f"layer '{shown(error.layer, ECHO_LIMIT)}': " if error.layer else ""
-    return Problem(error.loc or Location(path), layer + error.message, error.hint)
 
 
 def check_files(paths, *, verify=None) -> Report:

@@ -15,7 +15,11 @@ from typing import List, Optional
 
 import typer
 
-from .diagnostics import ECHO_LIMIT, CnncalcError, UsageError, safe, shown
+from .diagnostics import Diagnostic, UsageError
+from .render.check import FORMATS as check_formats
+from .render.console import console
+from .render.summary import FORMATS as summary_formats
+from .render.verify import FORMATS as verify_formats
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Exact shapes, parameters, MACs and FLOPs of CNNs described in YAML.")
@@ -35,32 +39,18 @@ def _options(version: bool = typer.Option(False, "--version", is_eager=True, cal
     """Exact shapes, parameters, MACs and FLOPs of CNNs described in YAML."""
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-    csv = "csv"
+def _choices(name: str, values) -> type[Enum]:
+    """A typer choice from the names a renderer (or the backend) offers: one list, not two."""
+    return Enum(name, {value: value for value in values}, type=str)
 
 
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:  # rich would exit 1 here; `_writing` ends quietly instead
-            self.quiet = True
-            raise BrokenPipeError
-
-    console = _Console(stderr=stderr, highlight=False, soft_wrap=stderr)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 400  # piped output: never truncate a table column; tables only use what they need
-    return console
+Format = _choices("Format", summary_formats)
+CheckFormat = _choices("CheckFormat", check_formats)
+VerifyFormat = _choices("VerifyFormat", verify_formats)
+VerifyDtype = _choices("VerifyDtype", ("float32", "float64"))
 
 
-def _color(stream) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-
-
-class OutputError(CnncalcError):
+class OutputError(Diagnostic):
     """The result could not be written (a full disk, a closed terminal)."""
 
 
@@ -86,76 +76,29 @@ def _stdout_to_devnull() -> None:
     os.close(devnull)
 
 
-def report_error(error: CnncalcError) -> None:
-    """Compiler-style: `file:line:col: error: ...`, the source line, a caret, a hint.
-    Every piece that comes from the spec is made safe (see errors.shown)."""
-    console = _console(stderr=True)
-    console.print(f"[bold red]{_escape(error.headline())}[/bold red]")
-    source = _source_line(error)
-    if source is not None:
-        line, caret = source
-        console.print(f"  {_escape(line)}\n  {' ' * caret}[red]^[/red]")
-    if error.hint:
-        console.print(f"  [cyan]hint:[/cyan] {_escape(error.hint)}")
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
-def _source_line(error: CnncalcError) -> tuple[str, int] | None:
-    """The spec's line at the error, escaped and at most ECHO_LIMIT characters around the
-    column, with the caret's offset in what is shown."""
-    loc = error.loc
-    if loc is None or not loc.line or loc.file.startswith("<"):
-        return None
-    try:
-        with open(loc.file, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if number == loc.line:
-                    return _window(line.rstrip("\n"), max(loc.col - 1, 0))
-    except (OSError, UnicodeDecodeError):
-        return None
-    return None
-
-
-def _window(line: str, col: int) -> tuple[str, int]:
-    """At most ECHO_LIMIT characters of `line` around 0-based `col`, escaped, and where `col` is in them."""
-    start = max(0, min(col - ECHO_LIMIT // 2, len(line) - ECHO_LIMIT))
-    end = start + ECHO_LIMIT
-    before, after = ("…" if start else ""), ("…" if end < len(line) else "")
-    return before + safe(line[start:end]) + after, len(before) + len(safe(line[start:col]))
-
-
 def run(action) -> None:
     """Run a command body, turning errors into messages and exit codes."""
     from .gcpause import without_cycle_collection
+    from .render import diagnostics
 
     try:
         code = without_cycle_collection(action)() or 0
-    except CnncalcError as error:
-        _report(report_error, error)
+    except Diagnostic as error:
+        _report(diagnostics.show, error)
         code = error.exit_code
     except KeyboardInterrupt:
         code = 130
     except Exception as error:  # a bug: say so plainly, without a traceback
-        _report(_report_bug, error)
+        _report(diagnostics.show_bug, error)
         code = 3
     raise typer.Exit(code)
 
 
-def _report(report, error) -> None:
+def _report(show, error) -> None:
     try:
-        report(error)
+        show(console(stderr=True), error)
     except BrokenPipeError:  # stderr closed too: nothing more to say
         pass
-
-
-def _report_bug(error: Exception) -> None:
-    _console(stderr=True).print(f"[bold red]internal error:[/bold red] {type(error).__name__}: "
-                                f"{_escape(shown(error))}\n  please report this with the spec that caused it")
 
 
 def parse_overrides(pairs: list) -> dict:
@@ -198,7 +141,7 @@ def _as_written(network, spec: str, variables: list, input_shape: str | None) ->
     overrides = parse_overrides(variables)
     try:
         written = load(spec)
-    except CnncalcError:  # the spec builds only with the overrides
+    except Diagnostic:  # the spec builds only with the overrides
         changed = [f"--set {name}={value}" for name, value in overrides.items()]
         changed += [f"--input {input_shape}"] if input_shape is not None else []
     else:
@@ -206,8 +149,11 @@ def _as_written(network, spec: str, variables: list, input_shape: str | None) ->
                    if written.variables.get(name) != network.variables.get(name)]
         changed += [f"--input {input_shape}"] if tuple(written.input_shape) != tuple(network.input_shape) else []
     if changed:
-        _console(stderr=True).print(f"note: expect: not checked: {_escape(shown(' '.join(changed)))} "
-                                    f"change{'s' if len(changed) == 1 else ''} the network")
+        from .render import diagnostics
+
+        diagnostics.show(console(stderr=True), Diagnostic(
+            f"expect: not checked: {' '.join(changed)} change{'s' if len(changed) == 1 else ''} the network",
+            severity="note"))
     return not changed
 
 
@@ -228,9 +174,9 @@ def summary(
     """Print every layer's output shape, parameters, MACs and FLOPs, and the totals."""
 
     def action():
-        from .render import summary as render
         from .expect import check
         from .fold import fold
+        from .render import summary as render
         from .summary import summarize
 
         network = load_network(spec, variables, input_shape)
@@ -242,14 +188,7 @@ def summary(
             outcomes = check(result if batch == 1 else summarize(network), network.expect)
         rows = result.layers if depth is None else fold(result.layers, depth)
         with _writing():
-            if output_format is Format.json:
-                sys.stdout.write(render.to_json(result, outcomes, rows) + "\n")
-            elif output_format is Format.markdown:
-                sys.stdout.write(render.to_markdown(result, rows, outcomes))
-            elif output_format is Format.csv:
-                sys.stdout.write(render.to_csv(rows))
-            else:
-                sys.stdout.write(render.table_text(result, rows, outcomes, color=_color(sys.stdout)))
+            render.show(console(), output_format.value, result, rows, outcomes)
         return 1 if any(not outcome.ok for outcome in outcomes) else 0
 
     run(action)
@@ -260,34 +199,13 @@ def layers() -> None:
     """List the layer types a spec can use, with their arguments."""
 
     def action():
-        from rich.table import Table
-
         from .layers import REGISTRY
+        from .render import layers as render
 
-        table = Table(header_style="bold", show_lines=False)
-        table.add_column("type", style="cyan", no_wrap=True)
-        table.add_column("kind")
-        table.add_column("arguments (=default)")
-        for name, cls in sorted(REGISTRY.items(), key=lambda item: (item[1].category, item[0])):
-            args = "\n".join(_argument_text(arg, spec) for arg, spec in cls.args.items())
-            table.add_row(name, cls.category, args or "-")
         with _writing():
-            _console().print(table)
+            render.show(console(), REGISTRY)
 
     run(action)
-
-
-def _argument_text(name: str, arg) -> str:
-    if arg.required:
-        return f"[bold]{name}[/bold] (required)"
-    if arg.default is None:  # no fixed default: its help says what it means when omitted
-        return f"{name}: {_escape(arg.doc)}"
-    return f"{name}={arg.default!r}"
-
-
-class CheckFormat(str, Enum):
-    text = "text"
-    json = "json"
 
 
 @app.command()
@@ -305,8 +223,8 @@ def check(
     Exit 0 all good, 1 an expectation or budget failed, 2 a spec is invalid."""
 
     def action():
-        from .render import summary as render
         from .check import check_files, verify_problems
+        from .render import check as render
 
         verifier = verify_problems if verify else None
         if update_expect:
@@ -314,43 +232,12 @@ def check(
 
             report, updated = update_files(files, verify=verifier)
         else:
-            report, updated = check_files(files, verify=verifier), []
+            report, updated = check_files(files, verify=verifier), None
         with _writing():
-            if output_format is CheckFormat.json:
-                data = report.to_dict()
-                if update_expect:
-                    data["updated"] = updated
-                sys.stdout.write(render.json_text(data) + "\n")
-            else:
-                _print_check(_console(), report, updated)
+            render.show(console(), output_format.value, report, updated)
         return report.exit_code
 
     run(action)
-
-
-def _print_check(console, report, updated: list) -> None:
-    for path, changes in updated:
-        console.print(f"{_escape(shown(path))}: updated {changes} expect figure{'s' if changes != 1 else ''}",
-                      soft_wrap=True)
-    for result in report.results:
-        for problem in result.problems:  # messages and hints are made safe by check.Problem
-            where = f"{shown(problem.loc, 2 * ECHO_LIMIT)}: " if problem.loc else ""
-            console.print(f"{_escape(where)}[bold red]error:[/bold red] {_escape(problem.message)}",
-                          soft_wrap=True)
-            if problem.hint:
-                console.print(f"  [cyan]hint:[/cyan] {_escape(problem.hint)}", soft_wrap=True)
-    style = "green" if report.exit_code == 0 else "bold red"
-    console.print(f"[{style}]{_escape(shown(report.verdict()))}[/{style}]", soft_wrap=True)
-
-
-class VerifyFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
-class VerifyDtype(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
 
 
 @app.command()
@@ -377,21 +264,18 @@ def verify(
         from .backend import verify as run_verify
         from .backend.memory import parse_size
         from .backend.progress import LazyProgress
-        from .render.verify import print_table, to_json
+        from .render import verify as render
 
         limit = None if max_memory is None else parse_size(max_memory)
         network = load_network(spec, variables, input_shape)
-        progress = LazyProgress(_console(stderr=True))
+        progress = LazyProgress(console(stderr=True))
         try:
             result = run_verify(network, backend="cupy" if gpu else "numpy", batch=batch, seed=seed,
                                 dtype=dtype.value, max_memory=limit, progress=progress)
         finally:
             progress.close()
         with _writing():
-            if output_format is VerifyFormat.json:
-                sys.stdout.write(to_json(result) + "\n")
-            else:
-                print_table(_console(), result)
+            render.show(console(), output_format.value, result)
         return 0 if result.ok else 1
 
     run(action)

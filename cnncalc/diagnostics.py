@@ -77,11 +77,11 @@ class Diagnostic(Exception):
 
     exit_code = 2
     kind = "invalid"  # invalid (the spec), expect, budget, verify, usage, internal
-    severity = "error"
+    severity = "error"  # or "note": said, but nothing failed
 
     def __init__(self, message: str, loc: Location | None = None, *, layer: str | None = None,
                  hint: str | None = None, arg: str | None = None, numbers: dict | None = None,
-                 kind: str | None = None):
+                 kind: str | None = None, severity: str | None = None):
         super().__init__(message)
         self.message = message
         self.arg = arg  # the argument at fault, so the spec's line for it can be found
@@ -92,6 +92,8 @@ class Diagnostic(Exception):
         self.numbers = dict(numbers or {})
         if kind is not None:
             self.kind = kind
+        if severity is not None:
+            self.severity = severity
 
     # Made safe whenever set: they embed names and values from specs
     message = property(lambda self: self._message, lambda self, text: setattr(self, "_message", shown(text)))
@@ -128,9 +130,13 @@ class Diagnostic(Exception):
         return shown(phase + layer + "".join(f"{part}: " for part in self.context) + self.message
                      + (f" ({numbers})" if numbers else ""))
 
+    @property
+    def place(self) -> str:
+        """`file:line:col: `, or nothing when the place is unknown."""
+        return f"{shown(self.loc, ECHO_LIMIT * 2)}: " if self.loc else ""
+
     def headline(self) -> str:
-        where = f"{shown(self.loc, ECHO_LIMIT * 2)}: " if self.loc else ""
-        return f"{where}{self.severity}: {self.text}"
+        return f"{self.place}{self.severity}: {self.text}"
 
     def __str__(self) -> str:
         text = self.headline()

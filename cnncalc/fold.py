@@ -1,6 +1,7 @@
 """Fold the layers inside deep block instances into one row each (`--depth N`)."""
 from __future__ import annotations
 
+from .figures import Figures
 from .summary import LayerRecord
 
 
@@ -20,14 +21,10 @@ def fold(records: list, depth: int) -> list:
         key = tuple(segment for segment, _ in record.scope[:depth])
         if key != current_key:
             label = record.scope[depth - 1][1]
-            rows.append(LayerRecord(".".join(key), label, record.inputs, record.output_shape,
-                                    0, 0, 0, 0, 0, {}, record.scope[:depth]))
+            rows.append(LayerRecord(".".join(key), label, record.inputs, record.output_shape, Figures(),
+                                    {}, record.scope[:depth]))
             current_key = key
         row = rows[-1]
         row.output_shape = record.output_shape
-        row.params += record.params
-        row.trainable_params += record.trainable_params
-        row.buffers += record.buffers
-        row.macs += record.macs
-        row.flops += record.flops
+        row.figures += record.figures
     return rows

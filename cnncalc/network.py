@@ -32,4 +32,4 @@ class Network:
     nodes: list  # topologically ordered
     output: str  # the node whose shape is the network's output
     variables: dict = field(default_factory=dict)
-    expect: dict | None = None  # the spec's raw `expect:` mapping (with locations)
+    expect: tuple | None = None  # the records of the spec's `expect:` (language.expectations), in its order

@@ -4,51 +4,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .diagnostics import SpecError, UsageError
+from .figures import Figures, WithFigures
 from .gcpause import without_cycle_collection
 from .layers.base import prod, shape_str
-from .network import DTYPES, INPUT, Network
 from .limits import MAX_DIM, MAX_RANK
+from .network import DTYPES, INPUT, Network
 
 
 @dataclass
-class LayerRecord:
+class LayerRecord(WithFigures):
     name: str
     type: str
     inputs: list
     output_shape: tuple
-    params: int
-    trainable_params: int
-    buffers: int
-    macs: int
-    flops: int
+    figures: Figures
     param_shapes: dict = field(default_factory=dict)
     scope: tuple = ()  # ((segment, label), ...) of enclosing block instances
 
     def to_dict(self) -> dict:
         return {"name": self.name, "type": self.type, "inputs": list(self.inputs),
-                "output_shape": list(self.output_shape), "params": self.params,
-                "trainable_params": self.trainable_params, "buffers": self.buffers,
-                "macs": self.macs, "flops": self.flops}
+                "output_shape": list(self.output_shape), **self.figures.to_dict()}
 
 
 @dataclass
-class Totals:
-    params: int
-    trainable_params: int
-    buffers: int
-    macs: int
-    flops: int
+class Totals(WithFigures):
+    figures: Figures
     param_memory: int  # bytes: parameters and buffers
     activation_memory: int  # bytes: every layer's output for the whole batch
 
-    @property
-    def non_trainable_params(self) -> int:
-        return self.params - self.trainable_params
-
     def to_dict(self) -> dict:
-        return {"params": self.params, "trainable_params": self.trainable_params,
-                "non_trainable_params": self.non_trainable_params, "buffers": self.buffers,
-                "macs": self.macs, "flops": self.flops, "param_memory": self.param_memory,
+        return {**self.figures.to_dict(non_trainable=True), "param_memory": self.param_memory,
                 "activation_memory": self.activation_memory}
 
 
@@ -114,19 +99,14 @@ def summarize(network: Network, batch: int = 1) -> Summary:
         layer = node.layer
         param_shapes = layer.param_shapes(*inputs)
         params = sum(prod(s) for s in param_shapes.values())
-        records.append(LayerRecord(
-            name=node.name, type=layer.type, inputs=list(node.inputs), output_shape=out,
-            params=params, trainable_params=params if node.trainable else 0,
-            buffers=sum(prod(s) for s in layer.buffer_shapes(*inputs).values()),
-            macs=batch * layer.macs(out, *inputs), flops=batch * layer.flops(out, *inputs),
-            param_shapes=param_shapes, scope=node.scope))
+        figures = Figures(params=params, trainable_params=params if node.trainable else 0,
+                          buffers=sum(prod(s) for s in layer.buffer_shapes(*inputs).values()),
+                          macs=batch * layer.macs(out, *inputs), flops=batch * layer.flops(out, *inputs))
+        records.append(LayerRecord(node.name, layer.type, list(node.inputs), out, figures, param_shapes,
+                                   node.scope))
     width = DTYPES[network.dtype]
-    params = sum(r.params for r in records)
-    buffers = sum(r.buffers for r in records)
-    totals = Totals(
-        params=params, trainable_params=sum(r.trainable_params for r in records), buffers=buffers,
-        macs=sum(r.macs for r in records), flops=sum(r.flops for r in records),
-        param_memory=(params + buffers) * width,
-        activation_memory=batch * width * sum(prod(r.output_shape) for r in records))
+    total = sum((record.figures for record in records), Figures())
+    totals = Totals(total, param_memory=(total.params + total.buffers) * width,
+                    activation_memory=batch * width * sum(prod(r.output_shape) for r in records))
     return Summary(network.name, network.input_shape, shapes[network.output], network.dtype, batch,
                    records, totals, network)

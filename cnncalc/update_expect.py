@@ -23,9 +23,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import yaml
 
-from .check import INTERNAL, INVALID, FileResult, Problem, Report, check_file, expand_paths, problem_from_error
-from .diagnostics import CnncalcError, Location, SpecError
-from .expect import LAYER_KEYS, TOTALS, check, parse_amount
+from .amounts import parse_amount
+from .check import INTERNAL, INVALID, FileResult, Report, check_file, expand_paths
+from .diagnostics import Diagnostic, Location, SpecError
+from .expect import check
+from .language.expectations import LAYER_KEYS, TOTALS
 from .language.reader import Mapping, _Loader, load_yaml
 
 DEFAULT_KEYS = ("params", "macs", "output_shape")
@@ -56,14 +58,15 @@ def update_file(path: str, *, verify=None) -> tuple[FileResult, int]:
         return result, 0
     try:
         changes = _update(path, result.summary)
-    except CnncalcError as error:
-        problem = problem_from_error(error, path)
+    except Diagnostic as error:
+        problem = error.located(Location(path))
     except OSError as error:
-        problem = Problem(Location(path), f"not updated: cannot write the file: {error.strerror or error}",
-                          "the file was left unchanged")
+        problem = Diagnostic(f"not updated: cannot write the file: {error.strerror or error}", Location(path),
+                             hint="the file was left unchanged")
     except Exception as error:  # a bug in the updater: this file is reported, the others go on
-        problem = Problem(Location(path), f"not updated: {type(error).__name__}: {error}",
-                          "the file was left unchanged; this is a bug in cnncalc, please report it; " + BY_HAND)
+        problem = Diagnostic(f"not updated: {type(error).__name__}: {error}", Location(path),
+                             hint="the file was left unchanged; this is a bug in cnncalc, please report it; "
+                                  + BY_HAND)
     else:
         return (check_file(path, verify=verify) if changes else result), changes
     result.status = INVALID

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import glob
 import json
 import os
 import random
@@ -57,8 +56,8 @@ from hypothesis import strategies as st
 
 from cnncalc.layers import REGISTRY
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ZOO_FILES = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")))
+from helpers import ZOO_FILES, cli_runner
+
 ZOO_BYTES = [Path(path).read_bytes() for path in ZOO_FILES]
 ZOO_TEXTS = [data.decode("utf-8") for data in ZOO_BYTES]
 ZOO_TREES = [yaml.safe_load(text) for text in ZOO_TEXTS]
@@ -961,14 +960,9 @@ def _on_timeout(signum, frame):
 
 
 def _in_process(case: Case, args: list, root: str) -> Outcome:
-    import inspect
-
-    from typer.testing import CliRunner
-
     from cnncalc.cli import app
 
-    mix = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
-    runner = CliRunner(env=ENV, **mix)
+    runner = cli_runner(env=ENV)
     args = [arg.decode("utf-8", "surrogateescape") if isinstance(arg, bytes) else arg for arg in args]
     tracing = case.command == "verify"
     if tracing:
@@ -1208,12 +1202,12 @@ def _first_difference(old, new, path="") -> str:
 def _judge_verify_memory(args: list, outcome: Outcome) -> None:
     """verify ran: what it allocated (NumPy arrays included, traced) stays near --max-memory."""
     from cnncalc.backend.memory import parse_size
-    from cnncalc.diagnostics import CnncalcError
+    from cnncalc.diagnostics import Diagnostic
 
     given = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--max-memory"]
     try:
         limit = parse_size(given[-1])
-    except (CnncalcError, IndexError, ValueError, OverflowError):
+    except (Diagnostic, IndexError, ValueError, OverflowError):
         return
     from cnncalc.language import reader as source
 

@@ -4,7 +4,6 @@ through the library and, for the exit codes, through the real command."""
 from __future__ import annotations
 
 import csv
-import inspect
 import io
 import json
 import os
@@ -14,24 +13,18 @@ import tracemalloc
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import pytest
-from typer.testing import CliRunner
 
 from cnncalc import limits
 from cnncalc.cli import app
 from cnncalc.diagnostics import Location, SpecError, UsageError
-from cnncalc.render.summary import FORMATS, human
-from cnncalc.language import build, expressions as expr, reader as source
+from cnncalc.render import human
+from cnncalc.render.summary import FORMATS
+from cnncalc.language import expansion, expressions as expr, graph, reader as source
 from cnncalc.language.build import load, loads
 from cnncalc.limits import MAX_BLOCK_DEPTH, MAX_DIM, MAX_RANK
 from cnncalc.summary import summarize
 
-_MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
-
-
-def write(tmp_path, text: str, name: str = "spec.yaml"):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
+from helpers import write_spec as write
 
 
 def cli(*args: str, timeout: float = 60) -> tuple:
@@ -135,7 +128,7 @@ def test_skipped_layers_count_toward_the_layer_limit(monkeypatch):
 
 def test_a_list_longer_than_the_limit_is_refused_before_a_layer_is_built(monkeypatch):
     monkeypatch.setattr(limits, "MAX_LAYERS", 100)
-    layers = counting(monkeypatch, build._Expander, "layer")
+    layers = counting(monkeypatch, expansion.Expander, "layer")
     refused("input: [4]\nlayers:\n" + "  - {type: relu}\n" * 101, "(0 so far, and at least 101 more here)")
     assert not layers
 
@@ -153,7 +146,7 @@ layers:
 
 def test_nested_repeats_known_in_advance_are_refused_before_expanding(monkeypatch):
     """Counts written as expressions over the spec's variables are known before expanding."""
-    bodies = counting(monkeypatch, build._Expander, "body")
+    bodies = counting(monkeypatch, expansion.Expander, "body")
     refused(NESTED_SKIPPED, f"more than {limits.MAX_LAYERS:,} layers, counting skipped ones")
     assert len(bodies) == 1  # the top-level list only: no instance was expanded
 
@@ -168,7 +161,7 @@ def test_a_repeat_a_block_argument_may_change_is_not_guessed():
 def test_nested_repeats_known_only_while_expanding_stop_at_the_limit(monkeypatch):
     """`repeat` inside a block is its own instance's count: the walk stops within the limit."""
     monkeypatch.setattr(limits, "MAX_LAYERS", 1000)
-    bodies = counting(monkeypatch, build._Expander, "body")
+    bodies = counting(monkeypatch, expansion.Expander, "body")
     refused("input: [4]\nblocks:\n  a: {layers: [{type: relu, when: 'index > 10 ** 9'}]}\n"
             "  b: {layers: [{block: a, repeat: repeat}]}\n  c: {layers: [{block: b, repeat: repeat}]}\n"
             "layers:\n  - {type: relu}\n  - {block: c, repeat: 100}\n",
@@ -188,7 +181,7 @@ class _CountingDict(dict):
 
 def test_following_a_long_chain_of_skipped_layers_is_linear():
     n = 5000
-    expander = build._Expander("<spec>", {}, {})
+    expander = graph.Graph()
     expander.aliases = _CountingDict({f"s{i}": f"s{i - 1}" if i else "r0" for i in range(n)})
     _CountingDict.lookups = 0
     for _ in range(n):  # n readers of the last skipped layer
@@ -207,7 +200,7 @@ def test_readers_of_skipped_layers_read_what_those_stand_for():
 
 
 def test_a_cycle_of_aliases_is_still_reported():
-    expander = build._Expander("<spec>", {}, {})
+    expander = graph.Graph()
     expander.aliases = {"a": "b", "b": "c", "c": "b"}
     with pytest.raises(SpecError, match="'b' refers to itself"):
         expander.follow("a", Location())
@@ -335,12 +328,11 @@ LARGEST = (f"input: {[MAX_DIM] * MAX_RANK}\nlayers:\n"
            + f"  - {{type: linear, out_features: {MAX_DIM}}}\n" * 3)
 
 
-def test_the_largest_figures_print_exactly_in_every_format(tmp_path):
+def test_the_largest_figures_print_exactly_in_every_format(tmp_path, runner):
     path = write(tmp_path, LARGEST)
     summary = summarize(load(str(path)), batch=MAX_DIM)
     totals = summary.totals
     assert totals.flops > 10**90  # far past the integers a float holds exactly
-    runner = CliRunner(**_MIX)
     out = {}
     for fmt in FORMATS:
         result = runner.invoke(app, ["summary", str(path), "--batch", str(MAX_DIM), "--format", fmt])

@@ -2,21 +2,16 @@
 --format json, exit codes 0/1/2, --update-expect and --verify."""
 from __future__ import annotations
 
-import glob
-import inspect
 import json
 import os
 import textwrap
 
 import pytest
-from typer.testing import CliRunner
 
 from cnncalc.check import check_files
-from cnncalc.cli import app
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ZOO = sorted(glob.glob(os.path.join(ROOT, "specs", "*.yaml")))
-_MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
+from helpers import SPECS, ZOO_FILES, write_spec
+from helpers import invoke_without_crash as invoke
 
 GOOD = """\
 name: small  # a tiny network
@@ -37,17 +32,8 @@ expect:
 """
 
 
-def invoke(*args: str):
-    result = CliRunner(**_MIX).invoke(app, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
 def write(tmp_path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
+    return str(write_spec(tmp_path, textwrap.dedent(text), name))
 
 
 def position(text: str, needle: str) -> str:
@@ -56,14 +42,14 @@ def position(text: str, needle: str) -> str:
 
 
 def test_every_zoo_spec_checks_in_one_call():
-    result = invoke("check", *ZOO)
+    result = invoke("check", *ZOO_FILES)
     assert result.exit_code == 0, result.output
-    assert result.output.strip().splitlines()[-1].startswith(f"ok: {len(ZOO)} files checked")
+    assert result.output.strip().splitlines()[-1].startswith(f"ok: {len(ZOO_FILES)} files checked")
 
 
 def test_a_directory_stands_for_its_specs():
-    report = check_files([os.path.join(ROOT, "specs")])
-    assert [r.path for r in report.results] == ZOO
+    report = check_files([str(SPECS)])
+    assert [r.path for r in report.results] == ZOO_FILES
     assert report.exit_code == 0
 
 
@@ -183,12 +169,12 @@ def test_update_expect_rewrites_figures_keeping_comments_and_layout(tmp_path):
 
 
 def test_update_expect_leaves_a_correct_file_byte_for_byte(tmp_path):
-    for spec in ZOO:
+    for spec in ZOO_FILES:
         copy = tmp_path / os.path.basename(spec)
         copy.write_bytes(open(spec, "rb").read())
     result = invoke("check", "--update-expect", str(tmp_path))
     assert result.exit_code == 0 and "updated" not in result.output
-    for spec in ZOO:
+    for spec in ZOO_FILES:
         assert (tmp_path / os.path.basename(spec)).read_bytes() == open(spec, "rb").read()
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import csv
 import doctest
-import inspect
 import io
 import json
 import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -21,9 +19,9 @@ from cnncalc.cli import app
 from cnncalc.fold import fold
 from cnncalc.layers import REGISTRY
 
-ROOT = Path(__file__).resolve().parents[1]
-RESNET = str(ROOT / "specs" / "resnet50.yaml")
-_MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
+from helpers import ROOT, SPECS, cli_runner, write_spec
+
+RESNET = str(SPECS / "resnet50.yaml")
 
 SMALL = """\
 name: small
@@ -41,16 +39,14 @@ layers:
 
 
 def invoke(*args: str):
-    result = CliRunner(**_MIX).invoke(app, list(args))
+    result = cli_runner().invoke(app, list(args))
     assert "Traceback" not in result.output + result.stderr
     return result
 
 
 @pytest.fixture
 def small(tmp_path):
-    path = tmp_path / "small.yaml"
-    path.write_text(SMALL)
-    return str(path)
+    return str(write_spec(tmp_path, SMALL, "small.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +286,7 @@ def test_version():
 def test_expect_is_skipped_when_set_or_input_change_the_network():
     spec = RESNET
     for extra in (["--set", "width=32"], ["--input", "3,128,128"]):
-        result = CliRunner(**_MIX).invoke(app, ["summary", spec, "--format", "json", *extra])
+        result = cli_runner().invoke(app, ["summary", spec, "--format", "json", *extra])
         assert result.exit_code == 0, result.output
         assert "expect" not in json.loads(result.stdout)
         assert "expect: not checked" in result.stderr

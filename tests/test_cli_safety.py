@@ -4,7 +4,6 @@ or open FIFOs, a closed or full stdout ends cleanly, rounded `expect:` amounts, 
 smaller fixes (JSON --depth, --set with the spec's own value, `layers`, hints)."""
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import pty
@@ -14,17 +13,16 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
 import cnncalc
 from cnncalc.cli import app
 from cnncalc.diagnostics import Location, SpecError
-from cnncalc.expect import MAX_AMOUNT_CHARS, parse_amount
+from cnncalc.amounts import MAX_AMOUNT_CHARS, parse_amount
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESNET = os.path.join(ROOT, "specs", "resnet50.yaml")
-LENET = os.path.join(ROOT, "specs", "lenet5.yaml")
-_MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
+from helpers import ROOT, SPECS, cli_runner, write_spec
+
+RESNET = str(SPECS / "resnet50.yaml")
+LENET = str(SPECS / "lenet5.yaml")
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # what must never be printed
 
 SMALL = """\
@@ -36,7 +34,7 @@ layers:
 
 
 def invoke(*args: str):
-    result = CliRunner(**_MIX).invoke(app, list(args))
+    result = cli_runner().invoke(app, list(args))
     assert "Traceback" not in result.stdout + result.stderr
     return result
 
@@ -47,9 +45,7 @@ def process(*args: str, stdout=subprocess.PIPE, env=None):
 
 
 def write(tmp_path, text: str, name: str = "spec.yaml") -> str:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
+    return str(write_spec(tmp_path, text, name))
 
 
 # --- expect amounts -----------------------------------------------------------------------
@@ -210,7 +206,7 @@ def test_update_hint_quotes_the_path(tmp_path):
 # --- closed and full stdout -----------------------------------------------------------------
 
 @pytest.mark.parametrize("args, code", [
-    (["summary", RESNET], 0), (["summary", RESNET, "-f", "json"], 0), (["check", os.path.join(ROOT, "specs")], 0),
+    (["summary", RESNET], 0), (["summary", RESNET, "-f", "json"], 0), (["check", str(SPECS)], 0),
     (["verify", LENET], 0), (["layers"], 0), (["summary", "FAILING"], 1)])
 def test_closed_stdout_ends_quietly_with_the_command_code(tmp_path, args, code):
     if args[-1] == "FAILING":

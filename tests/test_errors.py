@@ -6,24 +6,17 @@ place, names the layer, shows the numbers involved and, where one helps, a hint.
 """
 from __future__ import annotations
 
-import inspect
 import subprocess
 import sys
 import textwrap
 
 import pytest
-from typer.testing import CliRunner
 
 from cnncalc import limits
-from cnncalc.cli import app
-from cnncalc.language import build
 
-_MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
+from helpers import invoke, write_spec
+
 BASE = "input: [3, 32, 32]\n"
-
-
-def invoke(*args: str):
-    return CliRunner(**_MIX).invoke(app, list(args))
 
 
 def locate(text: str, needle: str, nth: int = 1) -> tuple[int, int]:
@@ -46,8 +39,7 @@ def fails(tmp_path, text: str, *args: str, at: str | tuple | None = None, contai
           layer: str | None = None, filename: str = "spec.yaml") -> str:
     """Run `cnncalc summary` on `text`; assert a clean exit-2 error; return stderr."""
     text = textwrap.dedent(text)
-    path = tmp_path / filename
-    path.write_text(text)
+    path = write_spec(tmp_path, text, filename)
     result = invoke("summary", str(path), *args)
     err = result.stderr
     everything = result.output + err

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
@@ -34,8 +33,8 @@ from torch.utils.flop_counter import FlopCounterMode
 import cnncalc
 from torch_zoo import RBF, TORCH_ZOO, Add, Concat, Permute, SparseConv2d, Subsampling, trace, traced_modules
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
-ZOO = sorted(path.stem for path in SPECS.glob("*.yaml"))
+from helpers import SPECS, ZOO
+
 FLOAT32_BYTES = torch.tensor([], dtype=torch.float32).element_size()
 
 

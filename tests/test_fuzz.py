@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from cnncalc.check import INTERNAL, check_file
-from cnncalc.diagnostics import CnncalcError
+from cnncalc.diagnostics import Diagnostic
 from cnncalc.expect import check
 from cnncalc.language.build import load
 from cnncalc.summary import summarize
@@ -71,7 +71,7 @@ def test_file_system_objects(tmp_path_factory, setup, data):
 @given(case=spec_bytes().map(lambda drawn: Case("library", [], {"spec.yaml": drawn[0]}, spec=drawn[1])))
 def test_library_on_fuzz_specs(tmp_path_factory, case):
     """Below the command line: check_file records no internal error, and loading and
-    summarising raise nothing but CnncalcError."""
+    summarising raise nothing but Diagnostic."""
     path = tmp_path_factory.mktemp("fuzz") / "spec.yaml"
     path.write_bytes(case.files["spec.yaml"])
     result = check_file(str(path))
@@ -79,7 +79,7 @@ def test_library_on_fuzz_specs(tmp_path_factory, case):
     try:
         network = load(str(path))
         check(summarize(network), network.expect)
-    except CnncalcError:
+    except Diagnostic:
         pass
 
 

@@ -2,18 +2,17 @@
 one `file:line:col: error:` line from `cnncalc check`, exit 2, no traceback, fast."""
 from __future__ import annotations
 
-import inspect
 import os
 import time
 
 import pytest
-from typer.testing import CliRunner
 
 from cnncalc import limits
-from cnncalc.cli import app
-from cnncalc.language import build, expressions as expr, reader as source
+from cnncalc.language import expressions as expr, reader as source
 
-_MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
+from helpers import invoke
+from helpers import write_spec as spec
+
 BASE = "input: [3, 8, 8]\n"
 RELU = "layers: [{type: relu}]\n"
 
@@ -21,7 +20,7 @@ RELU = "layers: [{type: relu}]\n"
 def rejected(path, *needles: str, within: float = 1.0) -> str:
     """Check `path`; assert exit 2, one error line naming the file, no traceback; return it."""
     started = time.perf_counter()
-    result = CliRunner(**_MIX).invoke(app, ["check", str(path)])
+    result = invoke("check", str(path))
     seconds = time.perf_counter() - started
     output = result.output
     assert result.exit_code == 2, output
@@ -35,15 +34,6 @@ def rejected(path, *needles: str, within: float = 1.0) -> str:
     assert output.splitlines()[-1].startswith("FAILED: 1 file checked: 1 invalid")
     assert seconds < within, f"took {seconds:.2f} s"
     return errors[0]
-
-
-def spec(tmp_path, text: str | bytes, name: str = "spec.yaml"):
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 # --- files that are not specs ---------------------------------------------------------
@@ -188,13 +178,13 @@ def test_expression_nesting(tmp_path, deep):
 
 
 def test_long_expression_chain_is_fine(tmp_path):
-    result = CliRunner(**_MIX).invoke(app, ["check", str(spec(tmp_path, BASE + "vars: {n: '" + "1+" * 240 + "1'}\n" + RELU))])
+    result = invoke("check", str(spec(tmp_path, BASE + "vars: {n: '" + "1+" * 240 + "1'}\n" + RELU)))
     assert result.exit_code == 0 and "Traceback" not in result.output
 
 
 def test_huge_amount_in_expect(tmp_path):
     text = BASE + RELU + "expect: {params: '" + "9" * 400 + "T'}\n"
-    result = CliRunner(**_MIX).invoke(app, ["check", str(spec(tmp_path, text))])
+    result = invoke("check", str(spec(tmp_path, text)))
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "at most 64 characters" in result.output
 
@@ -210,7 +200,7 @@ def test_every_layer_switched_off(tmp_path):
 def test_a_bad_file_does_not_stop_the_others(tmp_path):
     good = spec(tmp_path, BASE + RELU, "good.yaml")
     bad = spec(tmp_path, b"\x00\x01", "bad.yaml")
-    result = CliRunner(**_MIX).invoke(app, ["check", str(bad), str(good)])
+    result = invoke("check", str(bad), str(good))
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == "FAILED: 2 files checked: 1 invalid, 1 ok"
 

@@ -2,17 +2,14 @@
 auto-naming, trainable, batch scaling and expect."""
 from __future__ import annotations
 
-import inspect
 import json
 import textwrap
 
 import pytest
-from typer.testing import CliRunner
 
 import cnncalc
-from cnncalc.cli import app
 
-_MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
+from helpers import invoke, write_spec
 
 
 def build(text: str, **options):
@@ -28,9 +25,8 @@ def names(result) -> list[str]:
 
 
 def cli(tmp_path, text: str, *args: str):
-    path = tmp_path / "spec.yaml"
-    path.write_text(textwrap.dedent(text))
-    result = CliRunner(**_MIX).invoke(app, ["summary", str(path), *args])
+    path = write_spec(tmp_path, textwrap.dedent(text))
+    result = invoke("summary", str(path), *args)
     assert "Traceback" not in result.output + result.stderr
     return result
 
@@ -499,14 +495,14 @@ def test_expect_outcomes_in_json(tmp_path):
 
 
 def test_resnet50_expect_and_amount_strings(tmp_path):
-    result = CliRunner(**_MIX).invoke(app, ["summary", "specs/resnet50.yaml"])
+    result = invoke("summary", "specs/resnet50.yaml")
     assert result.exit_code == 0, result.output
 
     network = cnncalc.load("specs/resnet50.yaml")
     outcomes = cnncalc.check_expect(cnncalc.summarize(network), network.expect)
     assert outcomes and all(o.ok for o in outcomes)
 
-    from cnncalc.expect import amount
+    from cnncalc.amounts import amount
     from cnncalc.diagnostics import Location
     assert amount("25.6M", Location(), "params") == 25_600_000
     assert amount("25,557,032", Location(), "params") == 25_557_032

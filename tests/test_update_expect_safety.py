@@ -5,7 +5,6 @@ hard links, read-only files and folders, temporary files, and YAML 1.1-vs-1.2 sc
 from __future__ import annotations
 
 import codecs
-import inspect
 import os
 import re
 import stat
@@ -15,17 +14,15 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from cnncalc.check import check_file, check_files
-from cnncalc.cli import app
 from cnncalc.diagnostics import Location, SpecError
-from cnncalc.expect import amount, parse_amount
+from cnncalc.amounts import amount, parse_amount
 from cnncalc.language.reader import load_yaml
 from cnncalc.update_expect import TEMP_SUFFIX, confirm, update_file, update_files
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_MIX = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
+from helpers import ROOT, write_spec
+from helpers import invoke_without_crash as invoke
 
 CONV = "{name: c, type: conv2d, out_channels: 8, kernel_size: 3}"  # on [3, 32, 32]: 224 params, 194,400 MACs
 BLOCK = f"input: [3, 32, 32]\nlayers:\n  - {CONV}\n"
@@ -34,17 +31,8 @@ FLOW_FIGURES = "params: 224, macs: 194400, output_shape: [8, 30, 30]"
 BLOCK_FIGURES = "  params: 224\n  macs: 194,400\n  output_shape: [8, 30, 30]\n"
 
 
-def invoke(*args: str):
-    result = CliRunner(**_MIX).invoke(app, list(args))
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
 def spec(tmp_path, text: str, name: str = "s.yaml", *, raw: bytes | None = None) -> str:
-    path = tmp_path / name
-    path.write_bytes(raw if raw is not None else text.encode())
-    return str(path)
+    return str(write_spec(tmp_path, raw if raw is not None else text.encode(), name))
 
 
 def updated(tmp_path, text: str) -> str:

@@ -3,7 +3,6 @@ point of it all: a deliberately wrong shape, parameter or MAC rule is caught."""
 from __future__ import annotations
 
 import json
-import pathlib
 
 import pytest
 from typer.testing import CliRunner
@@ -11,11 +10,13 @@ from typer.testing import CliRunner
 from cnncalc.backend import verify
 from cnncalc.cli import app
 from cnncalc.layers import REGISTRY
+from cnncalc.layers.parameters import BIAS, SCALE, HeNormal, Param
 from cnncalc.language.build import load, loads
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-LENET5 = str(ROOT / "specs" / "lenet5.yaml")
-MNIST = str(ROOT / "specs" / "mnist_cnn.yaml")
+from helpers import SPECS
+
+LENET5 = str(SPECS / "lenet5.yaml")
+MNIST = str(SPECS / "mnist_cnn.yaml")
 
 
 @pytest.fixture
@@ -115,10 +116,11 @@ def test_wrong_shape_rule_is_caught(cli, monkeypatch):
 
 
 def test_wrong_param_rule_is_caught(cli, monkeypatch):
-    def wrong(self, x):
-        return {"weight": (self.out_features, x[-1] + 1), "bias": (self.out_features,)}  # one input too many
+    def wrong(self, x):  # one input too many
+        return {"weight": Param((self.out_features, x[-1] + 1), HeNormal(x[-1] + 1)),
+                "bias": Param((self.out_features,), BIAS)}
 
-    monkeypatch.setattr(REGISTRY["linear"], "param_shapes", wrong)
+    monkeypatch.setattr(REGISTRY["linear"], "parameters", wrong)
     result = verify(load(MNIST))
     fc = next(row for row in result.rows if row.type == "linear")
     assert not fc.ok and not fc.params.ok
@@ -128,8 +130,9 @@ def test_wrong_param_rule_is_caught(cli, monkeypatch):
 
 
 def test_extra_declared_parameter_is_caught(monkeypatch):
-    right = REGISTRY["conv2d"].param_shapes
-    monkeypatch.setattr(REGISTRY["conv2d"], "param_shapes", lambda self, x: {**right(self, x), "scale": (1,)})
+    right = REGISTRY["conv2d"].parameters
+    monkeypatch.setattr(REGISTRY["conv2d"], "parameters",
+                        lambda self, x: {**right(self, x), "scale": Param((1,), SCALE)})
     result = verify(load(LENET5))
     c1 = _row(result, "C1")
     assert not c1.ok and c1.params.rule == 157 and c1.params.run == 156

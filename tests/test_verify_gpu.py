@@ -1,10 +1,10 @@
 """The same forward passes on CuPy (`--gpu`): skipped cleanly without CuPy or a GPU."""
 from __future__ import annotations
 
-import pathlib
-
 import numpy as np
 import pytest
+
+from helpers import SPECS
 
 
 def _cupy_or_skip():
@@ -17,9 +17,6 @@ def _cupy_or_skip():
     return cupy
 
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
 @pytest.fixture(scope="module")
 def cupy():
     return _cupy_or_skip()
@@ -30,7 +27,7 @@ def test_zoo_verifies_on_gpu(cupy, stem):
     from cnncalc.backend import verify
     from cnncalc.language.build import load
 
-    result = verify(load(str(ROOT / "specs" / f"{stem}.yaml")), backend="cupy")
+    result = verify(load(str(SPECS / f"{stem}.yaml")), backend="cupy")
     assert result.ok, [(row.name, row.notes()) for row in result.failures]
 
 
@@ -60,6 +57,6 @@ def test_cli_gpu(cupy):
 
     from cnncalc.cli import app
 
-    result = CliRunner().invoke(app, ["verify", str(ROOT / "specs" / "lenet5.yaml"), "--gpu"])
+    result = CliRunner().invoke(app, ["verify", str(SPECS / "lenet5.yaml"), "--gpu"])
     assert result.exit_code == 0, result.output
     assert "verify on cupy" in result.stdout

@@ -1,7 +1,7 @@
 """Each layer type's forward pass against PyTorch on identical weights and inputs.
 
-Every case builds one layer, materialises its parameters with the shapes its rule
-declares (cnncalc.backend.params.initial), runs `layer.forward` on a random batch of
+Every case builds one layer, materialises its parameters as its rule declares them
+(shape and initialiser: cnncalc.backend.params.draw), runs `layer.forward` on a random batch of
 2 and compares with torch.nn.functional on the same arrays (fp32 tolerance). The
 executed MACs must equal the symbolic count, and the output shape the rule's.
 
@@ -14,7 +14,6 @@ the evidence that the layer code also runs on CuPy.
 from __future__ import annotations
 
 import ast
-import pathlib
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,12 +26,13 @@ import torch.nn.functional as F
 
 from cnncalc.backend.namespace import namespace, to_numpy
 from cnncalc.backend.ops import Ops
-from cnncalc.backend.params import Params, initial
+from cnncalc.backend.params import Params, draw
 from cnncalc.layers import REGISTRY
+
+from helpers import ROOT
 
 BATCH = 2
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -179,8 +179,8 @@ def build(case: Case):
 
 
 def materialise(layer, case: Case, rng):
-    params = {n: initial(rng, layer.weight_init, n, s, "float32") for n, s in layer.param_shapes(*case.inputs).items()}
-    buffers = {n: initial(rng, layer.weight_init, n, s, "float32") for n, s in layer.buffer_shapes(*case.inputs).items()}
+    params = {n: draw(rng, p, "float32") for n, p in layer.parameters(*case.inputs).items()}
+    buffers = {n: draw(rng, p, "float32") for n, p in layer.buffers(*case.inputs).items()}
     if case.tokens:
         inputs = [rng.integers(0, case.tokens, (BATCH, *shape)) for shape in case.inputs]
     else:

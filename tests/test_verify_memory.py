@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import pathlib
 import subprocess
 import sys
 import time
@@ -28,17 +27,20 @@ from hypothesis import strategies as st
 
 import test_verify_layers as layer_cases
 from cnncalc.backend import verify
+from cnncalc.backend.memory import estimate
 from cnncalc.backend.namespace import _Compat, namespace
 from cnncalc.backend.ops import Ops
-from cnncalc.backend.params import Params, initial, materialise, random_input
+from cnncalc.backend.params import Params, draw, materialise, random_input
 from cnncalc.diagnostics import SpecError, UsageError
 from cnncalc.layers import REGISTRY, prod
+from cnncalc.layers.parameters import BIAS, RUNNING_MEAN, SCALE, GlorotUniform, HeNormal, Normal, Param
 from cnncalc.layers.window import adaptive_window_total
 from cnncalc.network import INPUT
-from cnncalc.language.build import loads
-from cnncalc.summary import summarize
+from cnncalc.language.build import load, loads
+from cnncalc.summary import infer_shapes, summarize
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from helpers import ROOT, SPECS
+
 ITEMSIZE = 4  # float32
 # NumPy's ufunc buffers (8192 elements per operand, for broadcast in-place operations)
 # and the Python objects of a forward pass are not arrays the estimate counts
@@ -127,8 +129,8 @@ def test_windows_of_any_width_match_torch(case):
 def _forward_peak(layer, case, batch):
     """The traced peak of one forward pass beyond its inputs and parameters, and its output."""
     rng = np.random.default_rng(0)
-    params, buffers = ({n: initial(rng, layer.weight_init, n, s, "float32") for n, s in shapes(*case.inputs).items()}
-                       for shapes in (layer.param_shapes, layer.buffer_shapes))
+    params, buffers = ({n: draw(rng, p, "float32") for n, p in declared(*case.inputs).items()}
+                       for declared in (layer.parameters, layer.buffers))
     if case.tokens:
         inputs = [rng.integers(0, case.tokens, (batch, *shape)) for shape in case.inputs]
     else:
@@ -180,12 +182,33 @@ def _traced_verify(network, **options):
 @pytest.mark.parametrize("spec,batch", [("lenet5", 64), ("mnist_cnn", 16), ("numpy_cnn", 32), ("textcnn", 8),
                                         ("nin", 1), ("resnet18", 1)])
 def test_zoo_run_stays_within_the_estimate(spec, batch):
-    from cnncalc.language.build import load
-
-    result, peak = _traced_verify(load(str(ROOT / "specs" / f"{spec}.yaml")), batch=batch)
+    result, peak = _traced_verify(load(str(SPECS / f"{spec}.yaml")), batch=batch)
     assert result.ok
     assert peak <= result.estimate.total + NETWORK_SLACK, f"traced {peak:,}, estimated {result.estimate.total:,}"
 
+
+
+@pytest.mark.parametrize("spec", ["resnet18", "lenet5", "textcnn"])
+def test_the_estimate_counts_every_parameter_and_buffer(spec):
+    network = load(str(SPECS / f"{spec}.yaml"))
+    totals = summarize(network).totals
+    assert estimate(network, infer_shapes(network), 1, ITEMSIZE).params == (totals.params + totals.buffers) * ITEMSIZE
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("text", ["input: [50]\nlayers:\n  - {type: embedding, num_embeddings: 7, embedding_dim: 3}\n",
+                                  "input: [50]\nlayers:\n  - {type: linear, out_features: 3}\n"],
+                         ids=["tokens", "floats"])
+def test_the_estimate_counts_the_input_as_drawn(text, dtype):
+    """At the first layer: the input with the bytes verify draws it in (integer tokens are
+    int64 whatever the dtype), the layer's output and its workspace."""
+    network = loads(text)
+    shapes, node, batch = infer_shapes(network), network.nodes[0], 4
+    x = random_input(network, namespace("numpy"), batch, dtype)
+    itemsize = np.dtype(dtype).itemsize
+    out = shapes[node.name]
+    expected = x.nbytes + (batch * prod(out) + node.layer.workspace(batch, out, shapes[INPUT])) * itemsize
+    assert estimate(network, shapes, batch, itemsize).activations == expected
 
 # --- the issue's hostile cases ----------------------------------------------------------
 
@@ -213,7 +236,7 @@ def test_rbf_runs_in_blocks(monkeypatch):
     assert lenet.rbf_block(40, 7, 30) == (1, 3)
     ops = Ops(namespace("numpy"))
     rng = np.random.default_rng(0)
-    weight = initial(rng, layer.weight_init, "weight", (7, 30), "float32")
+    weight = draw(rng, layer.parameters((5, 30))["weight"], "float32")
     x = rng.standard_normal((8, 5, 30), dtype=np.float32)
     blocked = layer.forward(ops, Params({"weight": weight}, {}, make=None), x)
     np.testing.assert_allclose(blocked, ((x[..., None, :] - weight) ** 2).sum(-1), rtol=1e-5)
@@ -302,7 +325,7 @@ def test_huge_adaptive_output_is_counted_at_once():
 
 # --- refusals: exit 2, never 3 ----------------------------------------------------------
 
-LENET5 = ROOT / "specs" / "lenet5.yaml"
+LENET5 = SPECS / "lenet5.yaml"
 
 
 def test_negative_seed_is_a_usage_error():
@@ -327,11 +350,9 @@ def _fail_allocation(*args, **kwargs):
 
 
 def test_memory_error_in_a_layer_names_it(monkeypatch):
-    from cnncalc.language.build import load
-
     monkeypatch.setattr(REGISTRY["maxpool2d"], "forward", _fail_allocation)
     with pytest.raises(UsageError) as caught:
-        verify(load(str(ROOT / "specs" / "mnist_cnn.yaml")))
+        verify(load(str(SPECS / "mnist_cnn.yaml")))
     assert caught.value.layer == "stage1.pool"
     assert "out of memory" in caught.value.message and "--batch" in caught.value.hint
 
@@ -379,21 +400,21 @@ def test_cumulative_sum_fallback_matches():
     np.testing.assert_allclose(layer.forward(Ops(xp), Params({}, {}, make=None), x), expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("init, name, shape", [("glorot_uniform", "weight", (1000, 1000)),
-                                               ("he_normal", "weight", (1000, 1000)),
-                                               ("normal", "weight", (1000, 1000)),
-                                               ("he_normal", "bias", (1_000_000,)),
-                                               ("he_normal", "running_var", (1_000_000,)),
-                                               ("he_normal", "running_mean", (1_000_000,))])
+@pytest.mark.parametrize("param", [Param((1000, 1000), GlorotUniform(1000, 1000)),
+                                   Param((1000, 1000), HeNormal(1000)),
+                                   Param((1000, 1000), Normal(1.0)),
+                                   Param((1_000_000,), BIAS),
+                                   Param((1_000_000,), SCALE),
+                                   Param((1_000_000,), RUNNING_MEAN)], ids=repr)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_parameters_are_drawn_without_a_temporary(init, name, shape, dtype):
+def test_parameters_are_drawn_without_a_temporary(param, dtype):
     """The estimate counts each parameter once: drawing one must not hold a float64 copy."""
     rng = np.random.default_rng(0)
     tracemalloc.start()
     try:
-        values = initial(rng, init, name, shape, dtype)
+        values = draw(rng, param, dtype)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert values.dtype == np.dtype(dtype) and values.shape == shape
+    assert values.dtype == np.dtype(dtype) and values.shape == param.shape
     assert peak <= values.nbytes + 64 * 1024, (peak, values.nbytes)

@@ -8,8 +8,6 @@
 """
 from __future__ import annotations
 
-import pathlib
-
 import numpy as np
 import pytest
 import torch
@@ -22,10 +20,12 @@ from cnncalc.language.build import load
 from cnncalc.summary import infer_shapes
 from torch_zoo import TORCH_ZOO, traced_modules
 
-SPECS = sorted((pathlib.Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
+from helpers import SPECS
+
+ZOO_SPECS = sorted(SPECS.glob("*.yaml"))
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
+@pytest.mark.parametrize("spec", ZOO_SPECS, ids=[s.stem for s in ZOO_SPECS])
 def test_spec_verifies(spec):
     result = verify(load(str(spec)))
     bad = [(row.name, row.notes(), row.shape, row.params, row.macs) for row in result.failures]
@@ -67,7 +67,7 @@ def _reorder_row(node, module, j, array):
     return array[[ours.index(i) for i in theirs]]
 
 
-TORCH_SPECS = [s for s in SPECS if s.stem in TORCH_ZOO]
+TORCH_SPECS = [s for s in ZOO_SPECS if s.stem in TORCH_ZOO]
 
 
 @pytest.mark.parametrize("spec", TORCH_SPECS, ids=[s.stem for s in TORCH_SPECS])
@@ -76,8 +76,7 @@ def test_outputs_match_torch(spec):
     xp = namespace("numpy")
     weights = materialise(network, infer_shapes(network), xp, "float32", seed=3)
     x = random_input(network, xp, 2, "float32", seed=3)
-    _, outputs = run(network, xp, weights, x)
-    ours = outputs[network.output]
+    _, ours = run(network, xp, weights, x)
 
     build, shape, dtype = TORCH_ZOO[spec.stem]
     assert tuple(network.input_shape) == tuple(shape)

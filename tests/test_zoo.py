@@ -2,15 +2,12 @@
 output shape, parameter count and MACs (forward-hook count) of each layer."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import cnncalc
 from torch_zoo import TORCH_ZOO, trace
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
-ZOO = sorted(path.stem for path in SPECS.glob("*.yaml"))
+from helpers import SPECS, ZOO
 
 # The issue's reference table: params always, MACs where the literature gives them.
 REFERENCE = {

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..network import INPUT
-from .memory import last_uses, out_of_memory
+from .liveness import schedule
+from .memory import out_of_memory
 from .ops import Ops
-from .params import Params, initial
+from .params import STAND_IN, Params
 
 
 @dataclass
@@ -37,30 +38,26 @@ def finite(xp, y) -> bool:
 
 
 def run(network, xp, weights: dict, x, *, dtype: str = "float32", seed: int = 0,
-        keep=(), check_finite: bool = True, progress=None):
-    """Run the network on batch `x`. Returns ({node: Executed}, {name: array} for `keep`
-    ("all" keeps every output) and the network's output)."""
+        check_finite: bool = True, progress=None):
+    """Run the network on batch `x`. Returns ({node: Executed}, the network's output array,
+    or None when it did not run)."""
     import numpy
 
     ops = Ops(xp)
     rng = numpy.random.default_rng([seed, 2])
-    last = last_uses(network)
-    keep_all = keep == "all"
-    kept = set(() if keep_all else keep) | {network.output}
     values = {INPUT: x}
     records = {}
-    total = len(network.nodes)
-    for index, node in enumerate(network.nodes):
+    steps = schedule(network)
+    for index, (node, dying) in enumerate(steps):
         record = records[node.name] = Executed(node.name)
         if progress is not None:
-            progress(index, total, node.name)
+            progress(index, len(steps), node.name)
         missing = [name for name in node.inputs if name not in values]
         if missing:
             record.error = f"not run: its input '{missing[0]}' did not run"
         else:
             declared, declared_buffers = weights.get(node.name, ({}, {}))
-            params = Params(declared, declared_buffers,
-                            lambda name, shape, init=node.layer.weight_init: xp.asarray(initial(rng, init, name, shape, dtype)))
+            params = Params(declared, declared_buffers, lambda shape: xp.asarray(STAND_IN.draw(rng, shape, dtype)))
             ops.reset()
             try:
                 y = node.layer.forward(ops, params, *(values[name] for name in node.inputs))
@@ -81,12 +78,8 @@ def run(network, xp, weights: dict, x, *, dtype: str = "float32", seed: int = 0,
                     record.finite = finite(xp, y)
                 values[node.name] = y
                 del y
-        for name in set(node.inputs):  # free what no later node reads
-            if last.get(name) == index and not keep_all and name not in kept:
-                values.pop(name, None)
-        if node.name not in last and not keep_all and node.name not in kept:
-            values.pop(node.name, None)
+        for name in dying:
+            values.pop(name, None)  # absent when it did not run
     if progress is not None:
-        progress(total, total, "")
-    outputs = values if keep_all else {name: values[name] for name in kept if name in values}
-    return records, outputs
+        progress(len(steps), len(steps), "")
+    return records, values.get(network.output)

@@ -8,10 +8,11 @@ import os
 from dataclasses import dataclass
 
 from ..diagnostics import SpecError, UsageError
-from ..expect import amount
+from ..amounts import amount
 from ..layers.base import prod
 from ..network import INPUT
-from ..render.summary import human as _units
+from ..render import human as _units
+from .liveness import schedule
 
 
 @dataclass
@@ -78,37 +79,24 @@ def out_of_memory(where: str) -> UsageError:
                            "machine so that verify refuses before it allocates")
 
 
-def last_uses(network) -> dict:
-    """For each value (the input and every node), the index of the last node reading it."""
-    last = {}
-    for index, node in enumerate(network.nodes):
-        for name in node.inputs:
-            last[name] = index
-    return last
-
-
 def estimate(network, shapes: dict, batch: int, itemsize: int) -> Estimate:
     """The input stays alive to the end (verify holds it); every other activation is
-    freed after its last reader, as the forward pass does."""
+    freed after its last reader, as the forward pass does (liveness.schedule)."""
     params = 0
     for node in network.nodes:
         inputs = [shapes[name] for name in node.inputs]
         params += sum(prod(s) for s in node.layer.param_shapes(*inputs).values())
         params += sum(prod(s) for s in node.layer.buffer_shapes(*inputs).values())
-    last = last_uses(network)
     tokens = any(INPUT in node.inputs and node.layer.token_range() is not None for node in network.nodes)
     alive = {INPUT: prod(shapes[INPUT]) * (max(1, 8 // itemsize) if tokens else 1)}  # per sample; tokens are int64
     worst, where = 0, INPUT
-    for index, node in enumerate(network.nodes):
+    for node, dying in schedule(network):
         out = shapes[node.name]
         inputs = [shapes[name] for name in node.inputs]
         now = batch * (sum(alive.values()) + prod(out)) + node.layer.workspace(batch, out, *inputs)
         if now > worst:
             worst, where = now, node.name
         alive[node.name] = prod(out)
-        for name in set(node.inputs):
-            if last.get(name) == index and name not in (network.output, INPUT):
-                alive.pop(name, None)
-        if node.name not in last and node.name != network.output:
-            alive.pop(node.name, None)
+        for name in dying:
+            del alive[name]
     return Estimate(params * itemsize, worst * itemsize, where)

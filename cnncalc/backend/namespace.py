@@ -92,11 +92,6 @@ def dtype_of(xp, name: str):
     return getattr(xp, name)
 
 
-def from_numpy(xp, array):
-    """A host (NumPy) array as an array of `xp` (copied to the device for CuPy)."""
-    return xp.asarray(array)
-
-
 def to_numpy(array):
     """Any backend's array as a NumPy array (copied from the device for CuPy)."""
     import numpy

@@ -12,12 +12,7 @@ from __future__ import annotations
 
 from itertools import product
 
-
-def _prod(values) -> int:
-    result = 1
-    for value in values:
-        result *= int(value)
-    return result
+from ..layers.base import prod
 
 
 class Ops:
@@ -33,19 +28,28 @@ class Ops:
     def matmul(self, a, b):
         """a @ b (batched, broadcasting): m*n*k MACs for each matrix product computed."""
         y = self.xp.matmul(a, b)
-        self.macs += _prod(y.shape) * int(a.shape[-1])
+        self.macs += prod(y.shape) * int(a.shape[-1])
         return y
 
-    def fma(self, a, b, c):
-        """a * b + c, element-wise: one MAC per output element."""
-        y = a * b
-        self.macs += _prod(y.shape)
-        y += c
-        return y
+    def fold(self, arrays, combine: str):
+        """The element-wise sum or max (`combine`) of two or more arrays of one shape: the
+        first two combined into a new array, then each next one into it (in place for a
+        sum), so at most one array beside the inputs is held at once."""
+        arrays = iter(arrays)
+        first = next(arrays)
+        if combine == "sum":
+            total = first + next(arrays)
+            for array in arrays:
+                total += array
+            return total
+        result = self.xp.maximum(first, next(arrays))
+        for array in arrays:
+            result = self.xp.maximum(result, array)
+        return result
 
     def sum_of_squares(self, d, axis: int):
         """sum(d * d) along `axis`: one MAC per element of d."""
-        self.macs += _prod(d.shape)
+        self.macs += prod(d.shape)
         return self.xp.sum(d * d, axis=axis)
 
     # --- windows ---
@@ -120,17 +124,7 @@ class Ops:
             return cut(slice(0, None, s))
         if k <= len(starts):
             stop = (len(starts) - 1) * s + 1
-            views = (cut(slice(o * d, o * d + stop, s)) for o in range(k))
-            first = next(views)
-            if combine == "sum":
-                total = first + next(views)
-                for view in views:
-                    total += view
-                return total
-            result = xp.maximum(first, next(views))
-            for view in views:
-                result = xp.maximum(result, view)
-            return result
+            return self.fold((cut(slice(o * d, o * d + stop, s)) for o in range(k)), combine)
         reduce = xp.sum if combine == "sum" else xp.max
         return xp.concat([reduce(cut(slice(i, i + d * (k - 1) + 1, d)), axis=axis, keepdims=True)
                           for i in starts], axis=axis)

@@ -1,5 +1,6 @@
-"""Parameters: materialised from the shapes each layer type declares, handed to the
-forward pass by an accessor that records what the computation actually consumed.
+"""Parameters: materialised from the records each layer type declares (shape and
+initialiser, cnncalc/layers/parameters.py), handed to the forward pass by an accessor that
+records what the computation actually consumed.
 
 Initialisation (NumPy's Generator on the host, then moved to the backend, so a seed
 gives the same weights on every backend):
@@ -13,46 +14,19 @@ gives the same weights on every backend):
 """
 from __future__ import annotations
 
-import math
-
 from ..layers.base import prod, shape_str
+from ..layers.parameters import Uniform
+from ..network import INPUT
 from .memory import out_of_memory
 
-
-def initial(rng, weight_init: str, name: str, shape: tuple, dtype: str):
-    """A NumPy array of `shape` for parameter (or buffer) `name` of a layer whose type
-    initialises its weights by `weight_init` (Layer.weight_init). Drawn in `dtype` and
-    scaled in place: no temporary beside the array (verify's memory estimate counts none)."""
-    shape = tuple(int(d) for d in shape)
-    if name == "running_var":
-        return _uniform(rng, 0.5, 1.5, shape, dtype)
-    if name == "running_mean":
-        return _normal(rng, 0.1, shape, dtype)
-    if name.startswith("bias"):
-        return _uniform(rng, -0.1, 0.1, shape, dtype)
-    if len(shape) < 2:
-        return _uniform(rng, 0.5, 1.5, shape, dtype)
-    if weight_init == "normal":
-        return _normal(rng, 1.0, shape, dtype)
-    fan_in = prod(shape) if "." in name else prod(shape[1:])
-    if weight_init == "glorot_uniform":
-        limit = math.sqrt(6.0 / (fan_in + shape[0]))
-        return _uniform(rng, -limit, limit, shape, dtype)
-    return _normal(rng, math.sqrt(2.0 / max(fan_in, 1)), shape, dtype)
+# what stands in for a parameter the layer's rule does not declare (or declares in another
+# shape): small and finite, so that the pass goes on; its values are no finding
+STAND_IN = Uniform(-0.1, 0.1)
 
 
-def _uniform(rng, low: float, high: float, shape: tuple, dtype: str):
-    values = rng.random(shape, dtype=dtype)
-    values *= high - low
-    values += low
-    return values
-
-
-def _normal(rng, std: float, shape: tuple, dtype: str):
-    values = rng.standard_normal(shape, dtype=dtype)
-    if std != 1.0:
-        values *= std
-    return values
+def draw(rng, param, dtype: str):
+    """A NumPy array of the record `param`'s shape, drawn from its initialiser in `dtype`."""
+    return param.init.draw(rng, tuple(int(d) for d in param.shape), dtype)
 
 
 class Params:
@@ -64,7 +38,7 @@ class Params:
 
     def __init__(self, declared: dict, declared_buffers: dict, make):
         self.declared, self.declared_buffers = declared, declared_buffers
-        self.make = make  # (name, shape) -> array, for a missing or mis-shaped one
+        self.make = make  # shape -> array, for a missing or mis-shaped one
         self.used: dict = {}
         self.used_buffers: dict = {}
         self.problems: list = []
@@ -81,11 +55,11 @@ class Params:
         if array is None:
             self.problems.append(f"the forward pass needs {what} '{name}' {shape_str(shape)}, "
                                  "which the layer's rule does not declare")
-            array = self.make(name, shape)
+            array = self.make(shape)
         elif tuple(array.shape) != shape:
             self.problems.append(f"the forward pass needs {what} '{name}' as {shape_str(shape)}, "
                                  f"the layer's rule declares {shape_str(tuple(array.shape))}")
-            array = self.make(name, shape)
+            array = self.make(shape)
         used[name] = shape
         return array
 
@@ -103,20 +77,17 @@ class Params:
 
 
 def materialise(network, shapes: dict, xp, dtype: str = "float32", seed: int = 0) -> dict:
-    """{node name: (parameters, buffers)}, each {name: backend array}, with the shapes the
-    layer types declare, in node order from one seeded generator."""
+    """{node name: (parameters, buffers)}, each {name: backend array}, as the layer types
+    declare them (shape and initialiser), in node order from one seeded generator."""
     import numpy
 
     rng = numpy.random.default_rng(seed)
     result = {}
     for node in network.nodes:
         inputs = [shapes[name] for name in node.inputs]
-        layer = node.layer
         try:
-            params = {name: xp.asarray(initial(rng, layer.weight_init, name, shape, dtype))
-                      for name, shape in layer.param_shapes(*inputs).items()}
-            buffers = {name: xp.asarray(initial(rng, layer.weight_init, name, shape, dtype))
-                       for name, shape in layer.buffer_shapes(*inputs).items()}
+            params, buffers = ({name: xp.asarray(draw(rng, param, dtype)) for name, param in declared(*inputs).items()}
+                               for declared in (node.layer.parameters, node.layer.buffers))
         except MemoryError:
             raise out_of_memory(node.name) from None
         result[node.name] = (params, buffers)
@@ -131,7 +102,7 @@ def random_input(network, xp, batch: int, dtype: str = "float32", seed: int = 0)
     rng = numpy.random.default_rng([seed, 1])
     shape = (batch, *network.input_shape)
     vocab = [node.layer.token_range() for node in network.nodes
-             if "input" in node.inputs and node.layer.token_range() is not None]
+             if INPUT in node.inputs and node.layer.token_range() is not None]
     try:
         if vocab:
             return xp.asarray(rng.integers(0, min(vocab), shape, dtype=numpy.int64))

@@ -13,7 +13,7 @@ import stat
 
 import yaml
 
-from ..diagnostics import Location, SpecError
+from ..diagnostics import Location, SpecError, cut
 
 try:  # libyaml's parser is several times faster on large specs
     from yaml import CSafeLoader as _Loader
@@ -56,6 +56,15 @@ class Sequence(list):
 
     def where(self, index: int) -> Location:
         return self.item_locs[index] if index < len(self.item_locs) else self.loc
+
+
+def kind_of(value) -> str:
+    """What a value read from YAML is, as a message names it: 'a mapping', 'int 5'."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "nothing" if value is None else f"{type(value).__name__} {cut(repr(value), 40)}"  # one short line
 
 
 def read_text(path: str) -> str:

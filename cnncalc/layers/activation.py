@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
+from .parameters import SCALE, Param
 
 
 def sigmoid(xp, x):
@@ -120,8 +121,8 @@ class PReLU(Elementwise):
                             arg="num_parameters", hint="use 1 for one shared slope, or omit it for one per channel")
         return x
 
-    def param_shapes(self, x):
-        return {"weight": (self.num_parameters or x[0],)}
+    def parameters(self, x):
+        return {"weight": Param((self.num_parameters or x[0],), SCALE)}
 
     def forward(self, ops, params, x):
         slopes = params("weight", (self.num_parameters or x.shape[1],))

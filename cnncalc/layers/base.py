@@ -1,15 +1,16 @@
 """What every layer type declares, and the registry that finds them by name.
 
 A layer type is one class: its arguments (`args`), its shape rule (`output_shape`),
-its parameters (`param_shapes`, `buffer_shapes`), its cost (`macs`, `flops`) and its
-forward pass (`forward`). Shape rules use only + - * // on dimensions so that they can
-later carry symbols.
+its parameters and buffers (`parameters`, `buffers`: the shape and initialiser of each,
+see parameters.py), its cost (`macs`, `flops`) and its forward pass (`forward`). Shape
+rules use only + - * // on dimensions so that they can later carry symbols.
 """
 from __future__ import annotations
 
 from typing import Callable, ClassVar
 
 from ..diagnostics import SpecError
+from .parameters import Param
 
 Shape = tuple
 REGISTRY: dict[str, type["Layer"]] = {}
@@ -158,18 +159,23 @@ class Layer:
                   for name, value in raw.items()}
         return cls(**values)
 
-    def arguments(self) -> dict:
-        return {name: getattr(self, name) for name in self.args}
-
     # --- the rules; shapes are per sample, without the batch axis ---
     def output_shape(self, *inputs: Shape) -> Shape:
         raise NotImplementedError
 
-    def param_shapes(self, *inputs: Shape) -> dict[str, Shape]:
+    def parameters(self, *inputs: Shape) -> dict[str, Param]:
+        """The trainable parameters, each with its shape and its initialiser (for verify)."""
         return {}
 
-    def buffer_shapes(self, *inputs: Shape) -> dict[str, Shape]:
+    def buffers(self, *inputs: Shape) -> dict[str, Param]:
+        """State that is not trained (running statistics), declared as parameters are."""
         return {}
+
+    def param_shapes(self, *inputs: Shape) -> dict[str, Shape]:
+        return {name: param.shape for name, param in self.parameters(*inputs).items()}
+
+    def buffer_shapes(self, *inputs: Shape) -> dict[str, Shape]:
+        return {name: param.shape for name, param in self.buffers(*inputs).items()}
 
     def macs(self, out: Shape, *inputs: Shape) -> int:
         return 0
@@ -186,9 +192,6 @@ class Layer:
         `ops.matmul` counts the multiply-accumulates it executes. See cnncalc/backend."""
         raise NotImplementedError(f"layer type '{self.type}' has no forward pass")
 
-    # how verify initialises this type's weights (backend/params.py): he_normal,
-    # glorot_uniform or normal
-    weight_init: ClassVar[str] = "he_normal"
     moves_no_data: ClassVar[bool] = False  # views and identities: no working arrays
 
     def workspace(self, batch: int, out: Shape, *inputs: Shape) -> int:

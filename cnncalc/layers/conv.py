@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
+from .parameters import BIAS, HeNormal, Param
 from .window import axes_names, check_positive, conv_length
 
 # elements of im2col columns made at once (64 MiB in float32), unless one sample needs more
@@ -80,14 +81,19 @@ class _Conv(Layer):
             return sum(len(row) for row in self.connections)
         return self.out_channels * (channels // self.groups)
 
-    def param_shapes(self, x):
+    def parameters(self, x):
+        """He-normal kernels over each output map's fan-in (for a connection table, one
+        kernel `weight.j` per output map, over the maps it sees) and the bias."""
+        taps = prod(self.kernel_size)
         if self.connections is not None:
-            shapes = {f"weight.{j}": (len(row), *self.kernel_size) for j, row in enumerate(self.connections)}
+            params = {f"weight.{j}": Param((len(row), *self.kernel_size), HeNormal(len(row) * taps))
+                      for j, row in enumerate(self.connections)}
         else:
-            shapes = {"weight": (self.out_channels, x[0] // self.groups, *self.kernel_size)}
+            per_group = x[0] // self.groups
+            params = {"weight": Param((self.out_channels, per_group, *self.kernel_size), HeNormal(per_group * taps))}
         if self.bias:
-            shapes["bias"] = (self.out_channels,)
-        return shapes
+            params["bias"] = Param((self.out_channels,), BIAS)
+        return params
 
     def macs(self, out, x):
         return prod(out[1:]) * self.kernel_inputs(x[0]) * prod(self.kernel_size)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
+from .parameters import BIAS, HeNormal, Normal, Param
 
 
 class Dense(Layer):
@@ -30,11 +31,11 @@ class Linear(Dense):
     type = "linear"
     args = {**Dense.args, "bias": Arg("bool", True, "one additive bias per output feature")}
 
-    def param_shapes(self, x):
-        shapes = {"weight": (self.out_features, x[-1])}
+    def parameters(self, x):
+        params = {"weight": Param((self.out_features, x[-1]), HeNormal(x[-1]))}
         if self.bias:
-            shapes["bias"] = (self.out_features,)
-        return shapes
+            params["bias"] = Param((self.out_features,), BIAS)
+        return params
 
     def flops(self, out, x):
         return 2 * self.macs(out, x) + (prod(out) if self.bias else 0)
@@ -52,7 +53,6 @@ class Embedding(Layer):
 
     type = "embedding"
     category = "dense"
-    weight_init = "normal"  # N(0, 1), as PyTorch
     args = {
         "num_embeddings": Arg("int", doc="vocabulary size", minimum=1),
         "embedding_dim": Arg("int", doc="size of each vector", minimum=1),
@@ -61,8 +61,8 @@ class Embedding(Layer):
     def output_shape(self, x):
         return (*x, self.embedding_dim)
 
-    def param_shapes(self, x):
-        return {"weight": (self.num_embeddings, self.embedding_dim)}
+    def parameters(self, x):
+        return {"weight": Param((self.num_embeddings, self.embedding_dim), Normal(1.0))}  # as PyTorch
 
     def token_range(self):
         return self.num_embeddings

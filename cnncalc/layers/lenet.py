@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .base import Arg, prod
 from .dense import Dense
+from .parameters import BIAS, SCALE, GlorotUniform, Param
 from .pool import _WindowPool
 
 # elements of RBF differences made at once (16 MiB in float32), unless one position and unit need more
@@ -22,8 +23,8 @@ class Subsampling(_WindowPool):
         "ceil_mode": Arg("bool", False, "round the output size up instead of down"),
     }
 
-    def param_shapes(self, x):
-        return {"weight": (x[0],), "bias": (x[0],)}
+    def parameters(self, x):
+        return {"weight": Param((x[0],), SCALE), "bias": Param((x[0],), BIAS)}
 
     def flops(self, out, x):
         # window sum (k-1 adds), times the coefficient, plus the bias; not a weighted sum, so no MACs
@@ -46,10 +47,10 @@ class RBF(Dense):
     """Euclidean radial basis output units: y_j = sum_i (x_i - w_ji)^2 on the last axis."""
 
     type = "rbf"
-    weight_init = "glorot_uniform"
 
-    def param_shapes(self, x):
-        return {"weight": (self.out_features, x[-1])}
+    def parameters(self, x):
+        """The centres, one per unit, Glorot-uniform."""
+        return {"weight": Param((self.out_features, x[-1]), GlorotUniform(x[-1], self.out_features))}
 
     def flops(self, out, x):
         return 3 * self.macs(out, x)  # subtract, square, accumulate

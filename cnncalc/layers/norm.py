@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
+from .parameters import BIAS, RUNNING_MEAN, SCALE, Param
 
 
 class _BatchNorm(Layer):
@@ -29,11 +30,11 @@ class _BatchNorm(Layer):
         self.check_inferred("num_features", self.num_features, x[0], "channels")
         return x
 
-    def param_shapes(self, x):
-        return {"weight": (x[0],), "bias": (x[0],)} if self.affine else {}
+    def parameters(self, x):
+        return {"weight": Param((x[0],), SCALE), "bias": Param((x[0],), BIAS)} if self.affine else {}
 
-    def buffer_shapes(self, x):
-        return {"running_mean": (x[0],), "running_var": (x[0],)}
+    def buffers(self, x):
+        return {"running_mean": Param((x[0],), RUNNING_MEAN), "running_var": Param((x[0],), SCALE)}
 
     def flops(self, out, x):
         return prod(x) * (4 if self.affine else 2) + 2 * x[0]

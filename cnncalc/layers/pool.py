@@ -31,7 +31,7 @@ class _WindowPool(Layer):
 
     def output_shape(self, x):
         _spatial_input(self, x)
-        dilation = getattr(self, "dilation", (1,) * self.rank)
+        dilation = self.dilations()
         lengths = tuple(pool_length(n, k, s, p, d, self.ceil_mode)
                         for n, k, s, p, d in zip(x[1:], self.kernel_size, self.stride, self.padding, dilation))
         check_positive(lengths, x[1:], self.kernel_size, self.stride, self.padding, dilation, self.ceil_mode,
@@ -49,7 +49,8 @@ class _WindowPool(Layer):
         return tuple((p, p + (s - 1 if self.ceil_mode else 0)) for p, s in zip(self.padding, self.stride))
 
     def dilations(self):
-        return getattr(self, "dilation", (1,) * self.rank)
+        """Spacing between window elements per axis: none but max pooling's own."""
+        return (1,) * self.rank
 
     def reduce_windows(self, ops, padded, spatial, combine: str):
         """Each window's max or sum over an already padded array, less a last ceil_mode
@@ -74,6 +75,9 @@ class _WindowPool(Layer):
 class _MaxPool(_WindowPool):
     args = {**_WindowPool.args,
             "dilation": Arg("sizes", 1, "spacing between window elements", minimum=1)}
+
+    def dilations(self):
+        return self.dilation
 
     def workspace(self, batch, out, x):
         return self.window_work(batch * x[0], x)

@@ -5,12 +5,17 @@ from ..diagnostics import SpecError
 from .base import Arg, Layer, prod, shape_str
 
 
-class Flatten(Layer):
+class _Rearrangement(Layer):
+    """Views of the input (or the input itself): no arithmetic, no working arrays."""
+
+    category = "reshape"
+    moves_no_data = True
+
+
+class Flatten(_Rearrangement):
     """Merge per-sample axes start_dim..end_dim into one (default: all of them)."""
 
     type = "flatten"
-    category = "reshape"
-    moves_no_data = True
     args = {
         "start_dim": Arg("int", 0, "first per-sample axis to merge"),
         "end_dim": Arg("int", -1, "last per-sample axis to merge"),
@@ -29,12 +34,10 @@ class Flatten(Layer):
         return ops.xp.reshape(x, (*x.shape[:start], prod(x.shape[start:end + 1]), *x.shape[end + 1:]))
 
 
-class Reshape(Layer):
+class Reshape(_Rearrangement):
     """A new per-sample shape with the same number of elements; one entry may be -1."""
 
     type = "reshape"
-    category = "reshape"
-    moves_no_data = True
     args = {"shape": Arg("ints", doc="the new per-sample shape (one -1 is inferred)")}
 
     def output_shape(self, x):
@@ -57,12 +60,10 @@ class Reshape(Layer):
         return ops.xp.reshape(x, (x.shape[0], *self.shape))
 
 
-class Permute(Layer):
+class Permute(_Rearrangement):
     """Reorder per-sample axes: dims [1, 0] turns [L, E] into [E, L]."""
 
     type = "permute"
-    category = "reshape"
-    moves_no_data = True
     args = {"dims": Arg("ints", doc="the new order of the per-sample axes")}
 
     def output_shape(self, x):
@@ -75,10 +76,8 @@ class Permute(Layer):
         return ops.xp.permute_dims(x, (0, *(d + 1 for d in self.dims)))
 
 
-class Identity(Layer):
+class Identity(_Rearrangement):
     type = "identity"
-    category = "reshape"
-    moves_no_data = True
 
     def output_shape(self, x):
         return x

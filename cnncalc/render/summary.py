@@ -1,33 +1,21 @@
-"""Turn a Summary (and its expectation outcomes) into text: table, JSON, Markdown or CSV."""
+"""A Summary (and its expectation outcomes) as text: table, JSON, Markdown or CSV."""
 from __future__ import annotations
 
 from ..diagnostics import safe
+from ..figures import FIGURES
 from ..layers.base import shape_str
 from ..summary import Summary
-
-FORMATS = ("table", "json", "markdown", "csv")
-
-
-def human(n: int, unit: str = "") -> str:
-    """1234567 -> '1.23M'; bytes with unit='B' -> '4.9 MB' (decimal units). In integer
-    arithmetic (rounding half to even), so that a figure of any size prints."""
-    for size, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
-        if abs(n) >= size:
-            places = 2 if abs(n) < 10 * size else 1
-            scaled, rest = divmod(abs(n) * 10**places, size)
-            scaled += 2 * rest > size or (2 * rest == size and scaled % 2)
-            whole, fraction = divmod(scaled, 10**places)
-            value = f"{'-' if n < 0 else ''}{whole}.{fraction:0{places}d}"
-            return f"{value} {suffix}{unit}" if unit else f"{value}{suffix}"
-    return f"{n} {unit}" if unit else str(n)
+from . import both, exact, human, json_text
+from .table import Style, box_table
 
 
-def exact(n: int) -> str:
-    return f"{n:,}"
+def show(console, output_format: str, summary: Summary, rows: list, outcomes: list) -> None:
+    """Write `summary` to the console in `output_format` (one of FORMATS). `rows` are the
+    layers, or the folded rows of --depth; totals are always the summary's."""
+    from .console import color
 
-
-def both(n: int) -> str:
-    return f"{n:,}" if abs(n) < 1000 else f"{n:,} ({human(n)})"
+    text = FORMATS[output_format](summary, rows, outcomes, color(console.file))
+    console.file.write(text)
 
 
 def totals_lines(summary: Summary) -> list[tuple[str, str]]:
@@ -45,29 +33,19 @@ def totals_lines(summary: Summary) -> list[tuple[str, str]]:
     ]
 
 
-def json_text(data) -> str:
-    """JSON as cnncalc prints it: ASCII only, so every control and bidi character in a name
-    is escaped (json.dumps leaves DEL, so it is escaped here)."""
-    import json  # here, not at the top: the table path stays lean
-
-    return json.dumps(data, indent=2).replace("\x7f", "\\u007f")
-
-
-def to_json(summary: Summary, outcomes: list, rows: list | None = None) -> str:
-    """`rows`, when given (the folded rows of --depth), replace the layers; totals are the summary's."""
+def to_json(summary: Summary, rows: list, outcomes: list, color: bool = False) -> str:
     data = summary.to_dict()
-    if rows is not None:
-        data["layers"] = [row.to_dict() for row in rows]
+    data["layers"] = [row.to_dict() for row in rows]
     if outcomes:
         data["expect"] = [outcome.to_dict() for outcome in outcomes]
-    return json_text(data)
+    return json_text(data) + "\n"
 
 
 def _md(text: str) -> str:
     return safe(text).replace("|", "\\|")
 
 
-def to_markdown(summary: Summary, rows: list, outcomes: list) -> str:
+def to_markdown(summary: Summary, rows: list, outcomes: list, color: bool = False) -> str:
     lines = [f"# {_md(summary.name)}", "",
              f"Input {shape_str(summary.input_shape)} → output {shape_str(summary.output_shape)}", "",
              "| Layer | Type | Output shape | Params | MACs | FLOPs |", "|---|---|---|--:|--:|--:|"]
@@ -81,55 +59,22 @@ def to_markdown(summary: Summary, rows: list, outcomes: list) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def to_csv(rows: list) -> str:
+def to_csv(summary: Summary, rows: list, outcomes: list, color: bool = False) -> str:
     """Names and types with control characters escaped (see errors.safe), like every format."""
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["name", "type", "inputs", "output_shape", "params", "trainable_params", "buffers",
-                     "macs", "flops"])
+    writer.writerow(["name", "type", "inputs", "output_shape", *FIGURES])
     for r in rows:
         writer.writerow([safe(r.name), safe(r.type), safe(" ".join(r.inputs)), "x".join(map(str, r.output_shape)),
-                         r.params, r.trainable_params, r.buffers, r.macs, r.flops])
+                         *r.figures.to_dict().values()])
     return out.getvalue()
 
 
-class _Style:
-    """ANSI styles, or nothing when colour is off (not a terminal, or NO_COLOR)."""
-
-    CODES = {"bold": "1", "dim": "2", "cyan": "36", "green": "32", "red": "31"}
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-
-    def __call__(self, text: str, style: str) -> str:
-        return f"\x1b[{self.CODES[style]}m{text}\x1b[0m" if self.enabled and text else text
-
-
-def box_table(headers: list, rows: list, right: set, style: _Style, styles: dict | None = None) -> list:
-    """A box-drawn table as lines. Written here rather than with rich.Table, which takes
-    seconds for the thousands of rows a generated network has."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    styles = styles or {}
-
-    def line(cells, paint=True):
-        out = []
-        for i, (cell, width) in enumerate(zip(cells, widths)):
-            text = cell.rjust(width) if i in right else cell.ljust(width)
-            out.append(style(text, styles[i]) if paint and i in styles and cell.strip() else text)
-        return "│ " + " │ ".join(out) + " │"
-
-    rule = lambda left, mid, end, fill: left + mid.join(fill * (w + 2) for w in widths) + end  # noqa: E731
-    head = "┃ " + " ┃ ".join(style(h.ljust(w) if i not in right else h.rjust(w), "bold")
-                            for i, (h, w) in enumerate(zip(headers, widths))) + " ┃"
-    return [rule("┏", "┳", "┓", "━"), head, rule("┡", "╇", "┩", "━"),
-            *(line(r) for r in rows), rule("└", "┴", "┘", "─")]
-
-
-def table_text(summary: Summary, rows: list, outcomes: list, color: bool = False) -> str:
-    style = _Style(color)
+def to_table(summary: Summary, rows: list, outcomes: list, color: bool = False) -> str:
+    style = Style(color)
     body = [["input", "", shape_str(summary.input_shape), "", "", ""]]
     for r in rows:
         body.append([safe(r.name), safe(r.type), shape_str(r.output_shape), exact(r.params) if r.params else "-",
@@ -146,3 +91,6 @@ def table_text(summary: Summary, rows: list, outcomes: list, color: bool = False
             mark = style("✓", "green") if o.ok else style("✗", "red")
             lines.append(f"{mark} expect {o.message()}")
     return "\n".join(lines) + "\n"
+
+
+FORMATS = {"table": to_table, "json": to_json, "markdown": to_markdown, "csv": to_csv}

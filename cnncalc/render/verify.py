@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ..diagnostics import ECHO_LIMIT, safe, shown
 from ..layers.base import shape_str
-from ..backend.memory import human
+from . import human, json_text
 
+FORMATS = ("table", "json")
 OK, BAD = "[green]✓[/green]", "[bold red]✗[/bold red]"
 FIGURES = (("shape", "shape"), ("params", "params"), ("MACs", "macs"))
 
@@ -98,6 +99,13 @@ def _markup(text: str) -> str:
     return escape(safe(text))
 
 
+def show(console, output_format: str, result) -> None:
+    if output_format == "json":
+        console.file.write(json_text(result.to_dict()) + "\n")
+    else:
+        print_table(console, result)
+
+
 def print_table(console, result) -> None:
     """The widest layout that fits the console (COLUMNS on a terminal), then the verdict."""
     from rich.measure import Measurement
@@ -114,7 +122,7 @@ def print_table(console, result) -> None:
 
 def verdict(result, markup: bool = False) -> str:
     how = (f"{result.backend}, {result.dtype}, batch {result.batch}, seed {result.seed}; forward pass "
-           f"{result.seconds:.2f} s; memory estimate {human(result.estimate.total)}")
+           f"{result.seconds:.2f} s; memory estimate {human(result.estimate.total, 'B')}")
     count = len(result.rows)
     if result.ok:
         text = f"✓ verified: all {count} layers agree with the rules ({how})"
@@ -129,8 +137,3 @@ def verdict(result, markup: bool = False) -> str:
         return f"[bold red]{escape(text)}[/bold red]"
     return text
 
-
-def to_json(result) -> str:
-    from .summary import json_text
-
-    return json_text(result.to_dict())

@@ -1,0 +1,53 @@
+"""What many test files share: where the repository and its zoo of specs are, cnncalc's CLI
+run in-process, and writing a spec into a temporary folder.
+
+A plain module rather than conftest.py, because benchmarks/fuzz.py imports tests/fuzz_cases.py
+(and through it this module) outside pytest. Both put tests/ on sys.path: pytest because
+tests/ is not a package, fuzz.py by hand."""
+from __future__ import annotations
+
+import glob
+import inspect
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cnncalc.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+ZOO = sorted(path.stem for path in SPECS.glob("*.yaml"))  # the zoo's spec names: "lenet5", ...
+ZOO_FILES = sorted(glob.glob(os.path.join(SPECS, "*.yaml")))  # and their paths, as str
+
+# Click before 8.2 mixes stderr into the output unless told not to; 8.2 dropped the option
+# and always keeps result.stderr apart.
+_STDERR_APART = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters else {}
+
+
+def cli_runner(**options) -> CliRunner:
+    """A CliRunner whose results have stdout and stderr apart, on every Click version."""
+    return CliRunner(**_STDERR_APART, **options)
+
+
+def invoke(*args: str):
+    """`cnncalc ARGS...` in-process; the Click result, whatever happened."""
+    return cli_runner().invoke(app, list(args))
+
+
+def invoke_without_crash(*args: str):
+    """`cnncalc ARGS...` in-process, asserting it ended by an exit code, not a traceback."""
+    result = invoke(*args)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def write_spec(tmp_path: Path, text: str | bytes, name: str = "spec.yaml") -> Path:
+    """`text` as the file `name` in `tmp_path`: bytes as they are, str as UTF-8."""
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
