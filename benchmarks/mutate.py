@@ -93,6 +93,22 @@ MUTATIONS = [
     Mutation("fold keeps only the last array", "cnncalc/backend/ops.py",
              "                total += array\n", "                total = array\n",
              ("tests/test_verify_layers.py", "-k", "forward_matches_torch")),
+    Mutation("context added by within() dropped", "cnncalc/diagnostics.py",
+             "self.context = (shown(context), *self.context)", "self.context = self.context",
+             ("tests/test_errors.py", "tests/test_spec_language.py")),
+    Mutation("the numbers behind a diagnostic not shown", "cnncalc/diagnostics.py",
+             '+ (f" ({numbers})" if numbers else ""))', '+ "")',
+             ("tests/test_errors.py",)),
+    Mutation("a folded row keeps only its last layer's figures", "cnncalc/fold.py",
+             "row.figures += record.figures", "row.figures = record.figures",
+             ("tests/test_cli_output.py",)),
+    Mutation("alias chains compressed to the wrong name", "cnncalc/language/graph.py",
+             "        for name in passed:\n            self.aliases[name] = ref",
+             "        for name in passed:\n            self.aliases[name] = name",
+             ("tests/test_spec_language.py", "tests/test_bounds.py")),
+    Mutation("check --verify problems lose their layer", "cnncalc/check.py",
+             'layer=row.name, kind="verify"', 'layer=None, kind="verify"',
+             ("tests/test_check.py",)),
 ]
 
 

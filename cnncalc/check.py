@@ -168,8 +168,7 @@ def verify_problems(network) -> list:
     problems = []
     for row in result.failures:
         details = [f"{what.replace('_', ' ')}: rules say {_shown(check.rule)}, the run gave {_shown(check.run)}"
-                   for what, check in (("output_shape", row.shape), ("params", row.params),
-                                       ("buffers", row.buffers), ("macs", row.macs)) if not check.ok]
+                   for what, check in row.checks().items() if not check.ok]
         details += row.notes()
         problems.append(Diagnostic("; ".join(details or ["the run disagrees"]),
                                    where.get(row.name, Location(network.file)), layer=row.name, kind="verify"))

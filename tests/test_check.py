@@ -227,16 +227,10 @@ def test_verify_runs_the_networks(tmp_path):
 
 def test_verify_disagreement_is_a_failure_at_the_layer(tmp_path, monkeypatch):
     import cnncalc.backend as backend
-    from cnncalc.backend.verify import Check
-
-    class Row:
-        name, shape, params, buffers, macs = "conv", Check((8, 16, 16), (8, 16, 16)), Check(224, 200), Check(0, 0), Check(1, 1)
-
-        def notes(self):
-            return []
+    from cnncalc.backend.verify import Check, Row
 
     class Result:
-        failures = [Row()]
+        failures = [Row("conv", "conv2d", Check((8, 16, 16), (8, 16, 16)), Check(224, 200), Check(0, 0), Check(1, 1))]
 
     monkeypatch.setattr(backend, "verify", lambda network: Result())
     path = write(tmp_path, "good.yaml", GOOD)

@@ -203,8 +203,19 @@ def test_non_positive_linear_size(tmp_path):
 def test_output_size_not_positive_shows_formula(tmp_path):
     text = "input: [3, 4, 4]\nlayers:\n  - {name: c1, type: conv2d, out_channels: 4, kernel_size: 7}\n"
     fails(tmp_path, text, at="{name", layer="c1",
-          contains=["output H would be -2", "floor((4 + 2*0 - 1*(7-1) - 1) / 1) + 1 = -2"],
+          contains=["output H would be -2", "floor((4 + 2*0 - 1*(7-1) - 1) / 1) + 1 = -2 (input shape: [3, 4, 4])"],
           hint="too small for kernel 7")
+
+
+def test_the_numbers_behind_a_shape_error_are_in_check_json(tmp_path):
+    """The input shape is a number of the diagnostic, in the line and in JSON alike."""
+    import json
+
+    path = write_spec(tmp_path, "input: [3, 4, 4]\nlayers:\n  - {name: c1, type: conv2d, out_channels: 4, kernel_size: 7}\n")
+    problem, = json.loads(invoke("check", str(path), "--format", "json").stdout)["files"][0]["problems"]
+    assert problem["numbers"] == {"input shape": "[3, 4, 4]"}
+    assert problem["layer"] == "c1" and problem["kind"] == "invalid" and problem["severity"] == "error"
+    assert problem["message"].startswith("layer 'c1': output H would be -2") and problem["line"] == 3
 
 
 def test_pool_output_size_not_positive(tmp_path):

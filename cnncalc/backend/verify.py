@@ -35,10 +35,14 @@ class Row:
     error: str | None = None
     problems: list = field(default_factory=list)
 
+    def checks(self) -> dict:
+        """The figures compared, by the name reports give them."""
+        return {"output_shape": self.shape, "params": self.params, "buffers": self.buffers, "macs": self.macs}
+
     @property
     def ok(self) -> bool:
         return (self.error is None and not self.problems and self.finite is not False
-                and self.shape.ok and self.params.ok and self.buffers.ok and self.macs.ok)
+                and all(check.ok for check in self.checks().values()))
 
     def notes(self) -> list:
         notes = [self.error] if self.error else []
@@ -47,10 +51,9 @@ class Row:
         return notes + list(self.problems)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "type": self.type, "ok": self.ok, "output_shape": self.shape.to_dict(),
-                "params": self.params.to_dict(), "buffers": self.buffers.to_dict(),
-                "macs": self.macs.to_dict(), "finite": self.finite, "error": self.error,
-                "problems": list(self.problems)}
+        return {"name": self.name, "type": self.type, "ok": self.ok,
+                **{what: check.to_dict() for what, check in self.checks().items()},
+                "finite": self.finite, "error": self.error, "problems": list(self.problems)}
 
 
 @dataclass
