@@ -2,7 +2,8 @@
 spec's `expect:` block (exact figures and budgets).
 
 Every file gets a `FileResult` whatever it holds: a spec that cannot be read or built
-is `invalid` (exit 2), one whose expectations or budgets fail is `failed` (exit 1).
+is `invalid` (exit 2), one whose expectations or budgets fail is `failed` (exit 1); a
+valid block library (blocks for other specs to include, no network) is `ok`.
 Nothing a file contains can make `check_files` raise; a bug in cnncalc itself is
 recorded as `internal` (exit 3) with its traceback, so that one bad file never hides
 the results of the others.
@@ -31,6 +32,7 @@ class FileResult:
     problems: list = field(default_factory=list)  # Diagnostics, in the order found
     outcomes: list = field(default_factory=list)  # expect.Outcome, passed and failed
     summary: object = None  # summary.Summary when the spec could be built
+    library: bool = False  # a valid block library: blocks for other specs to include, no network
     seconds: float = 0.0
     traceback: str | None = None  # only for status "internal"
 
@@ -42,6 +44,8 @@ class FileResult:
         data = {"file": self.path, "status": self.status,
                 "problems": [problem.to_dict() for problem in self.problems],
                 "expect": [outcome.to_dict() for outcome in self.outcomes]}
+        if self.library:
+            data["library"] = True
         if self.summary is not None:
             data["name"] = self.summary.name
             data["output_shape"] = list(self.summary.output_shape)
@@ -140,10 +144,14 @@ def check_file(path: str, *, verify=None) -> FileResult:
 
 def _check(result: FileResult, path: str, verify) -> None:
     from .expect import check
-    from .language.build import load
+    from .language.build import BlockLibrary, load
     from .summary import summarize
 
-    network = load(path)
+    try:
+        network = load(path)
+    except BlockLibrary:  # read and checked: there is no network to count
+        result.library = True
+        return
     summary = summarize(network)
     result.summary = summary
     result.outcomes = check(summary, network.expect)

@@ -188,7 +188,7 @@ def summary(
             outcomes = check(result if batch == 1 else summarize(network), network.expect)
         rows = result.layers if depth is None else fold(result.layers, depth)
         with _writing():
-            render.show(console(), output_format.value, result, rows, outcomes)
+            render.show(sys.stdout, output_format.value, result, rows, outcomes)
         return 1 if any(not outcome.ok for outcome in outcomes) else 0
 
     run(action)

@@ -186,7 +186,8 @@ def text_mutation(draw):
 
 @functools.cache
 def _expression():
-    atoms = st.sampled_from(["1", "2", "3", "16", "width", "index", "c", "0", "2.5", "repeat"])
+    atoms = st.sampled_from(["1", "2", "3", "16", "width", "index", "c", "0", "2.5", "repeat", "[1, c]",
+                             "[3, 3][index % 2]", "c[0]", "[c, [2]][-1]", "in_channels", "in[-1]"])
     ops = st.sampled_from([" + ", " - ", " * ", " // ", " / ", " % ", " ** ", " == ", " and ", " or "])
     return st.one_of(atoms, st.builds(lambda a, o, b: a + o + b, atoms, ops, atoms),
                      st.builds(lambda a, b: f"max({a}, {b})", atoms, atoms),
@@ -214,7 +215,8 @@ def _layer(draw, names: list, blocks: list):
         item["type"] = kind
         args = list(REGISTRY[kind].args)
         for arg in draw(st.lists(st.sampled_from(args), unique=True, max_size=len(args))) if args else []:
-            item[arg] = draw(_argument_value())
+            choices = REGISTRY[kind].args[arg].choices  # words such as 'bilinear' are reached too
+            item[arg] = draw(st.sampled_from(choices) if choices and draw(st.booleans()) else _argument_value())
     if draw(st.integers(0, 2)) == 0:
         item["name"] = draw(st.sampled_from(["a", "b", "c1", "x.y", "input", "1", "dup"]))
     if names and draw(st.integers(0, 3)) == 0:
@@ -222,6 +224,8 @@ def _layer(draw, names: list, blocks: list):
                                       st.lists(st.sampled_from(names + ["input"]), min_size=1, max_size=3)))
     if draw(st.integers(0, 5)) == 0:
         item["when"] = draw(st.sampled_from([True, False, "index == 0", "c > 2", 1]))
+        if draw(st.booleans()):  # what a skipped entry stands for; sometimes without `when`
+            item["else"] = draw(st.sampled_from(names + ["input", "nope", 3, ["a"]]))
     names.append(item.get("name", "a"))
     return item
 
@@ -256,6 +260,37 @@ def generated_spec(draw):
                                                       st.integers(0, 100), max_size=2), max_size=2)),
             max_size=4))
     return _dump(spec, sort_keys=False).encode("utf-8")
+
+
+INCLUDE_PATHS = ["lib.yaml", "./lib.yaml", "lib2.yaml", "spec.yaml", "../outside/secret.yaml", "/etc/passwd",
+                 "~/lib.yaml", "missing.yaml", ".", "", "a\x00b.yaml", "link.yaml", "pipe.yaml", "x" * 300,
+                 "lib.yaml/..", "../tree/lib.yaml", "\x1b[31mred.yaml"]
+
+
+@functools.cache
+@st.composite
+def include_spec(draw):
+    """A spec that includes block libraries, and the libraries: (spec bytes, {name: bytes}).
+    The libraries may include each other (cycles too), clash with the spec's blocks, hold
+    vars, or not be libraries at all; the paths may escape the folder or name nothing."""
+    paths = st.lists(st.sampled_from(INCLUDE_PATHS[:4]) | st.sampled_from(INCLUDE_PATHS), max_size=3)
+    files = {}
+    for name in ("lib.yaml", "lib2.yaml"):
+        if draw(st.integers(0, 5)) == 0:
+            files[name] = draw(spec_bytes())[0]  # any spec: a network, a mutated one, junk
+            continue
+        library = {"blocks": {f"unit{name[3:-5]}": {"args": {"c": draw(st.sampled_from([None, 4, [1, 3]]))},
+                                                    "layers": draw(st.lists(_layer([], []), min_size=1, max_size=3))}}}
+        if draw(st.booleans()):
+            library["vars"] = {"c": draw(st.one_of(st.integers(1, 8), _expression())), "width": 4}
+        if draw(st.booleans()):
+            library["include"] = draw(paths)
+        files[name] = _dump(library, sort_keys=False).encode("utf-8", "surrogatepass")
+    spec = yaml.safe_load(draw(generated_spec())) if draw(st.booleans()) else {"input": [3, 8, 8]}
+    spec["include"] = draw(st.one_of(paths, st.sampled_from(INCLUDE_PATHS)))
+    blocks = ["unit", "unit2", "unit"] + list(spec.get("blocks", {}))
+    spec["layers"] = draw(st.lists(_layer([], blocks), min_size=1, max_size=4))
+    return _dump(spec, sort_keys=False).encode("utf-8", "surrogatepass"), files
 
 
 @functools.cache
@@ -741,14 +776,17 @@ def command_case(draw, process_share: int = 16, scale_share: int = 25):
         args = rnd.choice([["layers"], ["--version"], ["--help"], [], ["nosuch"], ["summary"], ["check"],
                            ["verify"], ["summary", "--help"], ["layers", "extra"], ["--version", "layers"]])
         return Case("misc", list(args), {}, process=rnd.random() < 1 / process_share)
+    libraries = {}
     if command == "verify":
         data, strategy = draw(small_spec_bytes())
     elif scale_share and rnd.random() < 1 / scale_share:
         data, strategy = draw(scale_spec()), "scale"
+    elif rnd.random() < 1 / 20:
+        (data, libraries), strategy = draw(include_spec()), "include"
     else:
         data, strategy = draw(spec_bytes())
     name = draw(st.sampled_from(FILE_NAMES)) if rnd.random() < 0.1 else "spec.yaml"
-    files = {name: data}
+    files = {**libraries, name: data}
     target = [f"{CASE_DIR}/{name}"]
     if command in ("check", "update") and rnd.random() < 0.15:  # more files, or the folder
         other, _ = draw(spec_bytes())
@@ -813,6 +851,12 @@ def fs_case(draw, setup: str | None = None):
         args = draw(st.sampled_from([summary, ["check", spec_path], ["layers"], ["--help"]]))
     if setup == "symlink_out":
         files["outside"] = draw(st.sampled_from(SECRET_SPECS))
+    if setup in ("symlink_out", "fifo_in_folder") and draw(st.booleans()):  # included, it must be refused too
+        target = "link.yaml" if setup == "symlink_out" else "pipe.yaml"
+        files["spec.yaml"] = f"include: [{target}]\ninput: [3]\nlayers: [{{type: relu}}]\n".encode()
+        if setup == "symlink_out" and draw(st.booleans()):
+            files["spec.yaml"] = b"include: [../outside/secret.yaml]\ninput: [3]\nlayers: [{type: relu}]\n"
+        args = draw(st.sampled_from([args, ["summary", spec_path], ["check", spec_path]]))
     if setup == "empty_folder":
         files = {}
     command = args[0] if args else "misc"

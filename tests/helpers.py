@@ -51,3 +51,16 @@ def write_spec(tmp_path: Path, text: str | bytes, name: str = "spec.yaml") -> Pa
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def refused_at(tmp_path, layer: str, at: str, words: str, input_shape: str = "[8, 6, 6]") -> None:
+    """A spec ending in `layer` (after a relu on `input_shape`): `cnncalc summary` exits 2
+    at the line and column of the text `at`, saying `words`, without a traceback."""
+    text = f"input: {input_shape}\nlayers:\n  - {{type: relu}}\n  - {layer}\n"
+    path = write_spec(tmp_path, text)
+    result = invoke("summary", str(path))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output + result.stderr
+    column = text.splitlines()[3].index(at) + 1
+    assert f"{path}:4:{column}: error:" in result.stderr, result.stderr
+    assert words in result.stderr, result.stderr

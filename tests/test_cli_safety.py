@@ -258,10 +258,12 @@ def test_layers_shows_required_arguments_as_required():
 
 
 def test_unknown_layer_type_gets_no_misleading_suggestion(tmp_path):
-    result = invoke("summary", write(tmp_path, SMALL.replace("type: relu", "type: upsample")))
+    result = invoke("summary", write(tmp_path, SMALL.replace("type: relu", "type: upsampling")))
     assert result.exit_code == 2
     assert "subsampling" not in result.stderr.split("hint:")[1]
-    assert "no 'upsample' layer type" in result.stderr
+    assert "did you mean 'upsample'?" in result.stderr
+    result = invoke("summary", write(tmp_path, SMALL.replace("type: relu", "type: lstm")))
+    assert result.exit_code == 2 and "no 'lstm' layer type yet" in result.stderr
 
 
 def test_parenthesised_list_gets_a_hint(tmp_path):
@@ -356,3 +358,10 @@ def test_an_expected_shape_of_more_axes_than_any_output_is_refused_without_echoi
     result = invoke("summary", spec)
     assert result.exit_code == 2 and "has 10,000 axes; an output has at most 8" in result.stderr
     assert max(len(line) for line in (result.stdout + result.stderr).splitlines()) < 2_500
+
+
+def test_other_tools_spellings_point_at_types_that_exist():
+    from cnncalc.language.expansion import NOT_YET, SPELLINGS
+    from cnncalc.layers import REGISTRY
+
+    assert set(SPELLINGS.values()) <= set(REGISTRY) and not (set(SPELLINGS) | NOT_YET) & set(REGISTRY)

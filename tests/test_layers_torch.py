@@ -15,10 +15,6 @@ registry without a case here.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Callable
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -28,6 +24,10 @@ import cnncalc
 from cnncalc import SpecError
 from cnncalc.layers import REGISTRY
 
+from case_types import batched, fn
+from case_types import TorchCase as Case
+from families import family_cases
+
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 TORCH_ERRORS = (RuntimeError, ValueError, IndexError)
 
@@ -35,17 +35,6 @@ TORCH_ERRORS = (RuntimeError, ValueError, IndexError)
 # ---------------------------------------------------------------------------
 # torch equivalents that are not a single torch module
 # ---------------------------------------------------------------------------
-
-class Lambda(nn.Module):
-    """A parameter-free function of the inputs, as a module."""
-
-    def __init__(self, fn: Callable):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *xs):
-        return self.fn(*xs)
-
 
 class Subsampling(nn.Module):
     """LeNet-5 S2/S4: window sum times a coefficient per map, plus a bias per map."""
@@ -89,36 +78,9 @@ class SparseConv2d(nn.Module):
         return out if self.bias is None else out + self.bias.view(1, -1, 1, 1)
 
 
-def batched(dim: int) -> int:
-    """A per-sample axis as torch numbers it with the batch axis in front."""
-    return dim + 1 if dim >= 0 else dim
-
-
 # ---------------------------------------------------------------------------
 # cases
 # ---------------------------------------------------------------------------
-
-@dataclass
-class Case:
-    id: str
-    input: tuple
-    layer: dict  # the layer under test: the spec's last layer
-    torch: Callable[[], nn.Module]
-    before: list = field(default_factory=list)  # earlier layers (branches for merge layers)
-    dtype: torch.dtype = torch.float32
-
-    @property
-    def type(self) -> str:
-        return self.layer["type"]
-
-    def spec(self) -> str:
-        layers = "".join(f"  - {json.dumps(layer)}\n" for layer in [*self.before, self.layer])
-        return f"name: {self.id}\ninput: {json.dumps(list(self.input))}\nlayers:\n{layers}"
-
-
-def fn(f: Callable) -> Callable[[], nn.Module]:
-    return lambda: Lambda(f)
-
 
 # two branches of an input [3, 8, 8]: [4, 8, 8] and [6, 8, 8]; for axis -1, [3, 8, 8] and [3, 8, 5]
 BRANCHES_C = [{"name": "a", "type": "conv2d", "out_channels": 4, "kernel_size": 1, "from": "input"},
@@ -244,6 +206,7 @@ CASES = [
       for dims in [[0, 1, 2], [2, 0, 1], [1, 0, 2], [2, 1, 0]]],
     Case("permute-2d", (5, 7), {"type": "permute", "dims": [1, 0]}, fn(lambda x: x.permute(0, 2, 1))),
     Case("identity", (3, 4, 5), {"type": "identity"}, lambda: nn.Identity()),
+    *family_cases("TORCH_CASES"),
 ]
 
 
@@ -323,6 +286,7 @@ ERRORS = [
          fn(lambda a, b: torch.cat([a, b], dim=4)), before=BRANCHES_SAME[:2]),
     Case("add-mismatch", (3, 8, 8), {"type": "add", "from": ["a", "b"]}, fn(lambda a, b: a + b),
          before=BRANCHES_W),
+    *family_cases("TORCH_ERRORS"),
 ]
 
 

@@ -16,9 +16,6 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 import pytest
 import torch
@@ -29,21 +26,12 @@ from cnncalc.backend.ops import Ops
 from cnncalc.backend.params import Params, draw
 from cnncalc.layers import REGISTRY
 
+from case_types import BATCH
+from case_types import ForwardCase as Case
+from families import family_cases
 from helpers import ROOT
 
-BATCH = 2
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
-
-
-@dataclass
-class Case:
-    id: str
-    type: str
-    args: dict
-    inputs: list  # per-sample input shapes
-    torch_fn: Callable  # (inputs as tensors, params as tensors) -> tensor
-    tokens: int = 0  # > 0: the input is integer tokens below this
-    scale: float = 1.0  # of the N(0, 1) inputs
 
 
 C3 = [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [0, 4, 5], [0, 1, 5], [0, 1, 2, 3], [1, 2, 3, 4],
@@ -171,6 +159,7 @@ CASES = [
     Case("reshape", "reshape", {"shape": [4, -1]}, [(3, 4, 2)], lambda xs, p: xs[0].reshape(BATCH, 4, -1)),
     Case("permute", "permute", {"dims": [1, 0]}, [(5, 3)], lambda xs, p: xs[0].permute(0, 2, 1)),
     Case("identity", "identity", {}, [(3, 2)], lambda xs, p: xs[0]),
+    *family_cases("FORWARD_CASES"),
 ]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import test_verify_layers as layer_cases
+from families import family_cases
 from cnncalc.backend.namespace import namespace
 from cnncalc.backend.params import materialise
 from cnncalc.language.build import loads
@@ -46,6 +47,7 @@ LAYERS = [
     ("input: [10000, 1, 1]\nlayers: [{type: batchnorm2d}]", BATCH_NORM),
     ("input: [10000]\nlayers: [{type: prelu}]", {"weight": SCALE}),
     ("input: [10000, 2, 2]\nlayers: [{type: subsampling}]", {"weight": SCALE, "bias": BIAS}),
+    *family_cases("PARAM_LAWS"),
 ]
 LAWS = [(spec, name, law) for spec, laws in LAYERS for name, law in laws.items()]
 

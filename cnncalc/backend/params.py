@@ -5,11 +5,14 @@ records what the computation actually consumed.
 Initialisation (NumPy's Generator on the host, then moved to the backend, so a seed
 gives the same weights on every backend):
   conv / linear weights   He normal, std sqrt(2 / fan_in) (fan_in: all axes but the first;
-                          a sparse-conv row `weight.j` is one output map's whole fan-in)
+                          a sparse-conv row `weight.j` is one output map's whole fan-in;
+                          transposed conv: C_in/groups * k / prod(stride), the products one
+                          output position sums on average)
   rbf centres             Glorot uniform, limit sqrt(6 / (fan_in + fan_out))
   embedding rows          N(0, 1), as PyTorch
   biases                  U(-0.1, 0.1), non-zero so that a mis-wired bias shows
-  other 1-D weights       U(0.5, 1.5) (batch-norm scales, PReLU slopes, subsampling coefficients)
+  other scales            U(0.5, 1.5) (batch/layer/group/instance-norm scales of any shape, layer scale,
+                          PReLU slopes, subsampling coefficients)
   running_mean / _var     N(0, 0.1^2) / U(0.5, 1.5)
 """
 from __future__ import annotations

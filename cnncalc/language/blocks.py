@@ -1,6 +1,8 @@
-"""The `blocks:` table: each definition checked, an instance's block looked up (never
-itself, at most MAX_BLOCK_DEPTH deep), its `repeat` count, the scope of its arguments,
-and a lower bound of the entries one instance expands to, known before expanding it."""
+"""The `blocks:` table: the spec's own blocks and those of the files it includes (each
+name defined once), each definition checked, an instance's block looked up (never
+itself, at most MAX_BLOCK_DEPTH deep; from an included block, only among the blocks its
+file can see), its `repeat` count, the scope of its arguments, and a lower bound of the
+entries one instance expands to, known before expanding it."""
 from __future__ import annotations
 
 from ..diagnostics import Location, SpecError, did_you_mean
@@ -9,42 +11,64 @@ from .. import limits  # read when used: tests lower limits.MAX_LAYERS
 from ..limits import MAX_BLOCK_DEPTH
 from . import expressions as expr
 from . import values
+from .include import Source, sources
 from .keys import check_keys
-from .reader import Mapping, Sequence, kind_of
+from .reader import Budget, Mapping, Sequence, kind_of
 
 BLOCK_KEYS = ("args", "layers", "output", "description")
-INSTANCE_KEYS = ("block", "name", "from", "when", "repeat")
+INSTANCE_KEYS = ("block", "name", "from", "when", "else", "repeat")
 
 
 class Blocks:
-    def __init__(self, table: Mapping, variables: dict):
-        self.table = table
+    def __init__(self, table: dict, variables: dict, homes: dict | None = None, where: dict | None = None):
+        self.table = table  # name -> definition, from the spec and every file it includes
         self.variables = variables
+        self.homes: dict[str, Source] = homes or {}  # name -> the included file it comes from
+        self.where: dict[str, Location] = where or {}  # name -> where it is defined
         # names a block instance may bind over a variable, so a repeat using one is unknown until expanded
         self.bound = {"index", "repeat", *(name for block in table.values() for name in block.get("args", ()))}
         self.sizes: dict[str, int] = {}
 
     @classmethod
-    def of(cls, doc: Mapping, variables: dict) -> "Blocks":
-        """The spec's `blocks:`, every definition checked."""
-        table = doc.get("blocks", Mapping())
-        if not isinstance(table, Mapping):
-            raise SpecError(f"'blocks' must be a mapping of block names to definitions, got {kind_of(table)}",
-                            doc.where("blocks"))
-        for name, definition in table.items():
-            _check_definition(name, definition, table.where(name))
-        return cls(table, variables)
+    def of(cls, doc: Mapping, variables: dict, file: str = "<spec>", budget: Budget | None = None) -> "Blocks":
+        """The spec's `blocks:` and those of the files it includes, every definition checked."""
+        table, homes, where = {}, {}, {}
+        for source in sources(doc, file, variables, budget or Budget()):
+            own = source.doc.get("blocks", Mapping())
+            if not isinstance(own, Mapping):
+                raise SpecError(f"'blocks' must be a mapping of block names to definitions, got {kind_of(own)}",
+                                source.doc.where("blocks"))
+            for name, definition in own.items():
+                _check_definition(name, definition, own.where(name))
+                if name in table:
+                    raise SpecError(f"block '{name}' is defined twice: here and at {where[name]}", own.key_locs[name],
+                                    hint="a block name must be unique across a spec and the files it includes; "
+                                         "rename one of them")
+                table[name], where[name] = definition, own.key_locs[name]
+                if source.included:
+                    homes[name] = source
+        return cls(table, variables, homes, where)
+
+    def home(self, block: str) -> Source | None:
+        """The included file `block` comes from; None for the spec's own blocks."""
+        return self.homes.get(block)
 
     def __contains__(self, name) -> bool:
         return name in self.table
 
-    def definition(self, item: Mapping, qualified: str, stack: tuple) -> Mapping:
-        """The block an instance names, its arguments checked against the block's."""
+    def definition(self, item: Mapping, qualified: str, stack: tuple, home: Source | None = None) -> Mapping:
+        """The block an instance names, its arguments checked against the block's. `home` is
+        the included file whose block holds the instance (None: the spec itself)."""
         block = item["block"]
         definition = self.table.get(block)
+        if definition is not None and home is not None and block not in home.visible:
+            raise SpecError(f"unknown block '{block}' in {home.file}", item.where("block"), layer=qualified,
+                            hint=f"'{block}' is defined at {self.where[block]}, which {home.file} does not include; "
+                                 "an included file's blocks can use only the blocks of that file and of the "
+                                 "files it includes")
         if definition is None:
             hint = (f"'{block}' is a layer type: write 'type: {block}'" if block in REGISTRY
-                    else did_you_mean(block, self.table, "blocks"))
+                    else did_you_mean(block, self.table if home is None else home.visible, "blocks"))
             raise SpecError(f"unknown block '{block}'", item.where("block"), layer=qualified, hint=hint)
         if block in stack:
             raise SpecError(f"block '{block}' contains itself ({_chain([*stack, block])})", item.where("block"),
@@ -75,11 +99,13 @@ class Blocks:
 
     def arguments(self, item: Mapping, scope: dict, index: int, count: int, qualified: str) -> dict:
         """The scope inside one block instance: globals, given args (evaluated in the caller's
-        scope, where `index` is this repetition's), then defaults (which may use earlier args)."""
+        scope, where `index` is this repetition's), then defaults (which may use earlier args).
+        An included block's globals are its own file's vars, and nothing of the caller's."""
         block = item["block"]
         params = self.table[block].get("args", Mapping())
+        home = self.homes.get(block)
         caller = {**scope, "index": index}
-        inner = {**scope, "index": index, "repeat": count}
+        inner = {**(scope if home is None else home.variables), "index": index, "repeat": count}
         for name, default in params.items():
             try:
                 if name in item:
@@ -103,26 +129,28 @@ class Blocks:
         if block not in self.sizes:
             self.sizes[block] = 0  # guards against recursion
             inner = (*stack, block)
+            home = self.homes.get(block)
+            variables = self.variables if home is None else home.variables
             total = 0
             for item in self.table[block]["layers"]:
                 if (isinstance(item, Mapping) and "when" not in item and isinstance(item.get("block"), str)
                         and item["block"] in self.table and item["block"] not in inner
-                        and len(inner) < MAX_BLOCK_DEPTH):
-                    total += self._known_repeat(item.get("repeat", 1)) * self.size(item["block"], inner)
+                        and (home is None or item["block"] in home.visible) and len(inner) < MAX_BLOCK_DEPTH):
+                    total += self._known_repeat(item.get("repeat", 1), variables) * self.size(item["block"], inner)
                 else:
                     total += 1
             self.sizes[block] = min(total, limits.MAX_LAYERS + 1)
         return self.sizes[block]
 
-    def _known_repeat(self, repeat) -> int:
-        """A repeat count known before expansion: a number, or an expression over the spec's
-        variables that no block argument can rebind; 1 when it is not known."""
+    def _known_repeat(self, repeat, variables: dict) -> int:
+        """A repeat count known before expansion: a number, or an expression over the
+        variables of the block's file that no block argument can rebind; 1 when it is not known."""
         if isinstance(repeat, str):
             try:
                 names = expr.names(repeat)
-                if names - self.variables.keys() or names & self.bound:
+                if names - variables.keys() or names & self.bound:
                     return 1
-                repeat = expr.evaluate(repeat, self.variables)
+                repeat = expr.evaluate(repeat, variables)
             except SpecError:  # reported when the instance is expanded
                 return 1
         return repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 0 else 1

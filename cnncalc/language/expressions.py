@@ -1,9 +1,10 @@
 """A small, safe arithmetic language for spec arguments: `4 * width`, `c // 2`,
-`2 if index == 0 else 1`.
+`2 if index == 0 else 1`, `[k, 2 * k]`, `kernel[0] // 2`.
 
 Never Python's eval: a tokenizer and a precedence-climbing parser over numbers,
 the spec's own variables, + - * / // % **, comparisons, and/or/not, a conditional,
-and the functions min, max, abs, ceil and floor. Nothing else can be named.
+lists and indexing (`[a, b]`, `sizes[i]`), and the functions min, max, abs, ceil and
+floor. Nothing else can be named.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ MAX_MAGNITUDE = 10**15
 MAX_LENGTH = 500
 MAX_NESTING = 64  # parentheses, prefix operators and operator chains, counted together
 
-_TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+)|([A-Za-z_][A-Za-z_0-9]*)|(//|\*\*|==|!=|<=|>=|[-+*/%()<>,]))")
+_TOKEN = re.compile(r"\s*(?:((?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)|([A-Za-z_][A-Za-z_0-9]*)|(//|\*\*|==|!=|<=|>=|[-+*/%()<>,\[\]]))")
 
 _BINARY = {  # operator: (precedence, function)
     "or": (1, None), "and": (2, None),
@@ -30,6 +31,8 @@ _BINARY = {  # operator: (precedence, function)
 }
 _FUNCTIONS = {"min": min, "max": max, "abs": abs, "ceil": math.ceil, "floor": math.floor}
 _CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
+_SHAPE_HINT = ("the incoming shape (in, in_channels) can be read in a layer's own arguments only, not in when, "
+               "repeat, vars or block arguments, which are known before any shape is")
 
 
 def _tokenize(text: str) -> list[str | int | float]:
@@ -40,10 +43,17 @@ def _tokenize(text: str) -> list[str | int | float]:
         if not match:
             raise SpecError(f"cannot read expression '{text}' at '{text[pos:].strip()}'",
                             hint="expressions may use numbers, variables, + - * / // % **, "
-                                 "comparisons, and/or/not, 'a if c else b', min/max/abs/ceil/floor")
+                                 "comparisons, and/or/not, 'a if c else b', lists [a, b] and "
+                                 "indexing x[i], min/max/abs/ceil/floor")
         number, name, symbol = match.groups()
         if number is not None:
-            tokens.append(float(number) if "." in number else int(number))
+            if "." in number or "e" in number.lower():  # 1.5, 1e-6 (YAML reads 1e-6 as a string), 2.5E3
+                value = float(number)
+                if not math.isfinite(value):
+                    raise SpecError(f"number {number} in expression '{text}' is too large for a float")
+                tokens.append(value)
+            else:
+                tokens.append(int(number))
         else:
             tokens.append(("name", name) if name else symbol)
         pos = match.end()
@@ -123,12 +133,33 @@ class _Parser:
         if token == ("name", "not"):
             self.take()
             return ("not", self.binary(3))
-        return self.atom()
+        return self.postfix()
+
+    def postfix(self):
+        """An atom, then any indexing: `sizes[0]`, `[1, 7][index]`."""
+        tree = self.atom()
+        while self.peek() == "[":
+            self.take()
+            tree = ("index", tree, self.conditional())
+            self.take("]")
+        return tree
+
+    def items(self, close: str) -> list:
+        """Expressions separated by commas, up to `close` (taken)."""
+        found = []
+        while self.peek() != close:
+            found.append(self.conditional())
+            if self.peek() != close:
+                self.take(",")
+        self.take(close)
+        return found
 
     def atom(self):
         token = self.take()
         if isinstance(token, (int, float)) and not isinstance(token, bool):
             return ("num", token)
+        if token == "[":
+            return ("list", self.items("]"))
         if token == "(":
             inner = self.conditional()
             if self.peek() == ",":  # `stride: (2, 2)`: a tuple, as Python would write it
@@ -221,13 +252,18 @@ def _eval(tree, variables, text):
     if kind == "var":
         if tree[1] not in variables:
             raise SpecError(f"unknown variable '{tree[1]}' in expression '{text}'",
-                            hint=did_you_mean(tree[1], variables, "known variables"))
+                            hint=_SHAPE_HINT if tree[1] in ("in", "in_channels")
+                            else did_you_mean(tree[1], variables, "known variables"))
         return variables[tree[1]]
     if kind == "if":
         branch = tree[2] if _eval(tree[1], variables, text) else tree[3]
         return _eval(branch, variables, text)
     if kind == "not":
         return not _eval(tree[1], variables, text)
+    if kind == "list":
+        return [_eval(item, variables, text) for item in tree[1]]
+    if kind == "index":
+        return _item(_eval(tree[1], variables, text), _eval(tree[2], variables, text), text)
     if kind in ("neg", "pos"):
         value = _number(_eval(tree[1], variables, text), text)
         return -value if kind == "neg" else value
@@ -263,7 +299,24 @@ def _eval(tree, variables, text):
     return _check(_BINARY[symbol][1](left, right), text)
 
 
+def _item(value, index, text):
+    """`value[index]`: a list's item, counted from 0 (from the end when negative)."""
+    if not isinstance(value, list):
+        raise SpecError(f"expression '{text}' indexes {value!r}, which is not a list")
+    if isinstance(index, float) and index.is_integer():
+        index = int(index)
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise SpecError(f"expression '{text}' indexes a list with {index!r}, which is not an integer")
+    if not -len(value) <= index < len(value):
+        raise SpecError(f"expression '{text}': index {index} is outside the list {value!r} "
+                        f"({len(value)} item{'s' if len(value) != 1 else ''})",
+                        hint="indexes count from 0; -1 is the last item")
+    return value[index]
+
+
 def _number(value, text):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"expression '{text}' does arithmetic on {value!r}, which is not a number")
+        raise SpecError(f"expression '{text}' does arithmetic on {value!r}, which is not a number",
+                        hint="pick one item of a list with [i], e.g. kernel[0] // 2" if isinstance(value, list)
+                        else None)
     return value

@@ -67,9 +67,24 @@ def kind_of(value) -> str:
     return "nothing" if value is None else f"{type(value).__name__} {cut(repr(value), 40)}"  # one short line
 
 
-def read_text(path: str) -> str:
+class Budget:
+    """What a spec and the files it includes have used so far of the limits they share:
+    bytes read, YAML nodes built, nodes repeated through aliases, and files included."""
+
+    def __init__(self, data: int = 0):
+        self.bytes, self.nodes, self.alias_nodes, self.files = data, 0, 0, 0
+
+    def together(self) -> str:
+        """How a limit crossed is described: by one file, or by the spec with its includes."""
+        return " (the spec and the files it includes, together)" if self.files else ""
+
+
+def read_text(path: str, budget: Budget | None = None) -> str:
     """The file's text, or a one-line error for what cannot be a spec. Only a regular file
-    is opened: opening a FIFO or a device could block, or read without end."""
+    is opened: opening a FIFO or a device could block, or read without end. Its bytes
+    count toward `budget`, shared with the files a spec includes."""
+    budget = budget or Budget()
+    limit = max(MAX_FILE_BYTES - budget.bytes, 0)
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISDIR(mode):
@@ -77,14 +92,17 @@ def read_text(path: str) -> str:
         if not stat.S_ISREG(mode):
             raise SpecError("not a regular file (a FIFO, device or socket), so it is not read", Location(path))
         with open(path, "rb") as handle:  # read(n) would reserve all n bytes, whatever the file holds
-            data = handle.read(min(os.fstat(handle.fileno()).st_size, MAX_FILE_BYTES) + 1)
+            data = handle.read(min(os.fstat(handle.fileno()).st_size, limit) + 1)
     except FileNotFoundError:
         raise SpecError("file not found", Location(path)) from None
     except OSError as exc:
         raise SpecError(f"cannot read file: {exc.strerror}", Location(path)) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise SpecError(f"file is larger than {MAX_FILE_BYTES:,} bytes", Location(path),
+    except ValueError:  # a path with a NUL character in it
+        raise SpecError("invalid file name", Location(path)) from None
+    if len(data) > limit:
+        raise SpecError(f"file is larger than {MAX_FILE_BYTES:,} bytes{budget.together()}", Location(path),
                         hint="a spec should use blocks and repeat rather than listing layers")
+    budget.bytes += len(data)
     if b"\0" in data:
         raise SpecError("binary file (contains NUL bytes), not a YAML spec", Location(path))
     try:
@@ -94,11 +112,13 @@ def read_text(path: str) -> str:
                         Location(path)) from None
 
 
-def load_yaml(text: str, file: str = "<spec>"):
-    """Parse YAML text into Mapping/Sequence/scalars, refusing unsafe tags."""
+def load_yaml(text: str, file: str = "<spec>", budget: Budget | None = None):
+    """Parse YAML text into Mapping/Sequence/scalars, refusing unsafe tags. Its nodes count
+    toward `budget`, shared with the files a spec includes."""
     loader = _Loader(text)
+    builder = _Builder(file, loader, budget or Budget())
     try:
-        return _Builder(file, loader).document()
+        return builder.document()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -115,6 +135,7 @@ def load_yaml(text: str, file: str = "<spec>"):
         raise SpecError(f"YAML error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
                         Location(file)) from None
     finally:
+        builder.budget.nodes, builder.budget.alias_nodes = builder.nodes, builder.alias_nodes
         loader.dispose()
 
 
@@ -138,11 +159,12 @@ class _Builder:
     was built so far. An alias shares the value its anchor built and counts all its nodes
     again, so an alias bomb ("billion laughs") crosses its budget at once."""
 
-    def __init__(self, file: str, loader):
+    def __init__(self, file: str, loader, budget: Budget):
         self.file = file
         self.loader = loader
-        self.nodes = 0
-        self.alias_nodes = 0
+        self.budget = budget  # counted from where the files read before this one left it
+        self.nodes = budget.nodes
+        self.alias_nodes = budget.alias_nodes
         self.anchors: dict = {}  # name -> (value, nodes, height); None while its value is being built
         self.scalars: dict = {}  # (tag, text, implicit) as written -> (tag, value): specs repeat their words
 
@@ -193,7 +215,7 @@ class _Builder:
     def count(self, loc: Location, depth: int, nodes: int = 1) -> None:
         self.nodes += nodes
         if self.nodes > MAX_NODES:
-            raise SpecError(f"the document has more than {MAX_NODES:,} YAML nodes", loc,
+            raise SpecError(f"the document has more than {MAX_NODES:,} YAML nodes{self.budget.together()}", loc,
                             hint="a spec should use blocks and repeat rather than listing values")
         if depth > MAX_DEPTH:
             raise SpecError(f"nesting depth above the limit of {MAX_DEPTH} levels", loc)
@@ -255,7 +277,7 @@ class _Builder:
         value, nodes, height = self.anchors[event.anchor]
         self.alias_nodes += nodes
         if self.alias_nodes > MAX_ALIAS_NODES:
-            raise SpecError(f"aliases expand to more than {MAX_ALIAS_NODES:,} YAML nodes", loc,
+            raise SpecError(f"aliases expand to more than {MAX_ALIAS_NODES:,} YAML nodes{self.budget.together()}", loc,
                             hint="this looks like an alias bomb (\"billion laughs\"); "
                                  "use blocks with repeat instead")
         self.count(loc, depth + height, nodes)

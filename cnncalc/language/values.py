@@ -1,5 +1,6 @@
 """Values a spec gives by name or by number: the top-level `vars:` (with --set overrides),
-a variable's or block argument's value, the bound on numbers written in the spec, and
+a variable's or block argument's value (a number, a word, or a list of them), layer
+arguments whose expression gives a list, the bound on numbers written in the spec, and
 the input shape."""
 from __future__ import annotations
 
@@ -51,6 +52,55 @@ def value(raw, scope: dict, loc: Location):
     if isinstance(raw, dict):
         raise SpecError("a value cannot be a mapping here", loc)
     return bounded(raw, loc)
+
+
+def list_names(scope: dict) -> frozenset:
+    """The variables and block arguments in `scope` that hold a list."""
+    return frozenset(name for name, held in scope.items() if isinstance(held, list))
+
+
+def with_lists(item: Mapping, skip, scope: dict, lists: frozenset) -> Mapping:
+    """`item` with every argument (keys not in `skip`) whose expression gives a list replaced
+    by that list, so that `kernel_size: kernel` takes a block argument `kernel: [1, 7]` as
+    if the list were written there. Only an expression that names a list (`lists`) or
+    writes one (`[k, 2 * k]`) is evaluated here; anything else, and any expression that
+    fails, is left to the layer, which reports it at its argument."""
+    changed = None
+    for key, raw in item.items():
+        if isinstance(raw, str) and key not in skip:
+            held = _list(raw, scope, lists)
+            if held is not None:
+                changed = changed or {}
+                changed[key] = held
+    if changed is None:
+        return item
+    copy = Mapping({**item, **changed})
+    copy.loc, copy.key_locs, copy.value_locs = item.loc, item.key_locs, item.value_locs
+    return copy
+
+
+def listed(raw: dict, scope: dict, lists: frozenset) -> dict:
+    """`raw` (a layer's arguments) with every expression that gives a list replaced by it."""
+    held = {key: _list(text, scope, lists) if isinstance(text, str) else None for key, text in raw.items()}
+    return {key: text if held[key] is None else held[key] for key, text in raw.items()}
+
+
+def _list(text: str, scope: dict, lists: frozenset) -> list | None:
+    """The list expression `text` gives, if it names or writes one; None otherwise."""
+    if not ("[" in text or lists and _names(text) & lists):
+        return None
+    try:
+        held = expr.evaluate(text, scope)
+    except SpecError:
+        return None
+    return held if isinstance(held, list) else None
+
+
+def _names(text: str) -> set:
+    try:
+        return expr.names(text)
+    except SpecError:  # not an expression (a word such as 'same' is one); the layer reports it
+        return set()
 
 
 def bounded(raw, loc: Location, layer: str | None = None):

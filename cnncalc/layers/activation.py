@@ -1,4 +1,6 @@
-"""Element-wise activations and dropout: the shape passes through unchanged."""
+"""Element-wise activations and the learnable per-channel scale: the shape passes through
+unchanged. FLOPs per element as each class's comment counts them (a comparison, max or
+min is one; a transcendental function - exp, log, tanh, erf - is one)."""
 from __future__ import annotations
 
 from ..diagnostics import SpecError
@@ -31,6 +33,16 @@ def erf(xp, x):
     del z
     poly -= 1.0  # -erf(|x|)
     return xp.where(x < 0, poly, -poly)
+
+
+def softplus(xp, x):
+    """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)): no overflow for large |x|."""
+    y = xp.abs(x)
+    y *= -1.0
+    y = xp.exp(y)  # each step a new array, the one before it freed: two at once
+    y = xp.log1p(y)
+    y += xp.clip(x, min=0.0)
+    return y
 
 
 class Elementwise(Layer):
@@ -86,14 +98,32 @@ class Tanh(Elementwise):
 
 
 class GELU(Elementwise):
-    type = "gelu"  # x/2 * (1 + erf(x/sqrt 2)): divide, erf, add, multiply, multiply
+    """x/2 * (1 + erf(x/sqrt 2)): divide, erf, add, multiply, multiply = 5 per element;
+    `approximate: tanh`: x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))): cube (2
+    multiplies), multiply, add, multiply, tanh, add, multiply, multiply = 9."""
+
+    type = "gelu"
     flops_per_element = 5
+    args = {"approximate": Arg("choice", "none", "'tanh': the tanh approximation (as PyTorch's)",
+                               choices=("none", "tanh"))}
+
+    def flops(self, out, x):
+        return prod(out) * (9 if self.approximate == "tanh" else self.flops_per_element)
 
     def workspace(self, batch, out, x):
-        return 5 * batch * prod(out)  # erf's temporaries and its scaled input
+        return (2 if self.approximate == "tanh" else 5) * batch * prod(out)  # erf's temporaries
 
     def forward(self, ops, params, x):
-        y = erf(ops.xp, x * 0.7071067811865476)
+        if self.approximate == "tanh":
+            inner = x * x
+            inner *= x
+            inner *= 0.044715
+            inner += x
+            inner *= 0.7978845608028654  # sqrt(2 / pi)
+            y = ops.xp.tanh(inner)
+            del inner
+        else:
+            y = erf(ops.xp, x * 0.7071067811865476)
         y += 1.0
         y *= x
         y *= 0.5
@@ -161,18 +191,120 @@ class Softmax(Layer):
         return e / xp.sum(e, axis=axis, keepdims=True)
 
 
-class Dropout(Elementwise):
-    """Identity at inference; FLOPs 0."""
-
-    type = "dropout"
-    moves_no_data = True
-    category = "regularisation"
-    flops_per_element = 0
-    args = {"p": Arg("float", 0.5, "probability of zeroing an element during training")}
-
-    def validate(self):
-        if not 0 <= self.p <= 1:
-            raise SpecError(f"p must be between 0 and 1, got {self.p}", arg="p")
+class Hardswish(Elementwise):
+    type = "hardswish"  # x * min(max(x + 3, 0), 6) / 6: add, max, min, multiply, divide
+    flops_per_element = 5
 
     def forward(self, ops, params, x):
-        return x  # inference
+        y = ops.xp.clip(x + 3.0, min=0.0, max=6.0)
+        y *= x
+        y /= 6.0
+        return y
+
+
+class Hardsigmoid(Elementwise):
+    type = "hardsigmoid"  # min(max(x + 3, 0), 6) / 6: add, max, min, divide
+    flops_per_element = 4
+
+    def forward(self, ops, params, x):
+        y = ops.xp.clip(x + 3.0, min=0.0, max=6.0)
+        y /= 6.0
+        return y
+
+
+class Mish(Elementwise):
+    type = "mish"  # x * tanh(log(1 + exp(x))): exp, add, log, tanh, multiply
+    flops_per_element = 5
+
+    def workspace(self, batch, out, x):
+        return 3 * batch * prod(out)  # softplus's temporaries
+
+    def forward(self, ops, params, x):
+        y = ops.xp.tanh(softplus(ops.xp, x))
+        y *= x
+        return y
+
+
+class ELU(Elementwise):
+    type = "elu"  # x if x > 0 else alpha * (exp(x) - 1): compare, exp, subtract, multiply
+    flops_per_element = 4
+    args = {"alpha": Arg("float", 1.0, "the negative saturation value (-alpha)")}
+
+    def forward(self, ops, params, x):
+        xp = ops.xp
+        negative = xp.expm1(xp.clip(x, max=0.0))  # exp of the negative part only: no overflow
+        negative *= self.alpha
+        return xp.where(x > 0, x, negative)
+
+
+class SELU(Elementwise):
+    """scale * (x if x > 0 else alpha * (exp(x) - 1)), PyTorch's constants: compare, exp,
+    subtract, multiply, multiply."""
+
+    type = "selu"
+    flops_per_element = 5
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+
+    def forward(self, ops, params, x):
+        xp = ops.xp
+        negative = xp.expm1(xp.clip(x, max=0.0))
+        negative *= self.alpha
+        y = xp.where(x > 0, x, negative)
+        y *= self.scale
+        return y
+
+
+class Softplus(Elementwise):
+    """log(1 + exp(beta x)) / beta, and x where beta x > threshold (as PyTorch): multiply,
+    compare, exp, add, log, divide."""
+
+    type = "softplus"
+    flops_per_element = 6
+    args = {
+        "beta": Arg("float", 1.0, "sharpness: log(1 + exp(beta x)) / beta"),
+        "threshold": Arg("float", 20.0, "above this beta x the output is x"),
+    }
+
+    def validate(self):
+        if self.beta == 0:
+            raise SpecError("beta must not be 0 (softplus divides by it)", arg="beta")
+
+    def workspace(self, batch, out, x):
+        return 3 * batch * prod(out)  # beta x, the mask, softplus's temporaries
+
+    def forward(self, ops, params, x):
+        xp = ops.xp
+        z = x * self.beta
+        linear = z > self.threshold
+        y = softplus(xp, z)
+        del z
+        y /= self.beta
+        return xp.where(linear, x, y)
+
+
+class Scale(Elementwise):
+    """A learnable factor per channel (axis 0), broadcast over the positions: ConvNeXt's
+    layer scale (torchvision's CNBlock holds it as a [C, 1, 1] parameter: the same C
+    elements). One multiply per element."""
+
+    type = "scale"
+    category = "elementwise"
+    args = {
+        "init": Arg("float", 1e-6, "the factors' initial value in training (ConvNeXt: 1e-6); "
+                                   "no figure depends on it, and verify draws U(0.5, 1.5)"),
+        "num_features": Arg("int", None, "channels (inferred; checked when given)", minimum=1),
+    }
+
+    def output_shape(self, x):
+        if not x:
+            raise SpecError("scale needs an input with a channel axis")
+        self.check_inferred("num_features", self.num_features, x[0], "channels")
+        return x
+
+    def parameters(self, x):
+        return {"weight": Param((x[0],), SCALE)}
+
+    def forward(self, ops, params, x):
+        weight = params("weight", (x.shape[1],))
+        return x * ops.xp.reshape(weight, (-1, *(1 for _ in x.shape[2:])))

@@ -7,6 +7,7 @@ rules use only + - * // on dimensions so that they can later carry symbols.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, ClassVar
 
 from ..diagnostics import SpecError
@@ -72,7 +73,10 @@ def _int(arg, name, value, evaluate, rank):
 
 
 def _float(arg, name, value, evaluate, rank):
-    return float(_scalar(arg, name, value, evaluate, (int, float), "a number"))
+    value = float(_scalar(arg, name, value, evaluate, (int, float), "a number"))
+    if not math.isfinite(value):  # YAML reads .nan and .inf as floats
+        _fail(name, f"must be a finite number, got {value}")
+    return value
 
 
 def _bool(arg, name, value, evaluate, rank):
@@ -131,7 +135,7 @@ class Layer:
     type: ClassVar[str] = ""
     category: ClassVar[str] = ""  # for `cnncalc layers`: convolution, pooling, dense, ...
     args: ClassVar[dict[str, Arg]] = {}
-    arity: ClassVar[int | None] = 1  # how many inputs; None means two or more
+    arity: ClassVar[int | tuple | None] = 1  # how many inputs: a count, the counts allowed, or None for two or more
     rank: ClassVar[int | None] = None  # spatial axes, for kernel_size-like arguments
 
     def __init_subclass__(cls, **kwargs):
@@ -203,6 +207,12 @@ class Layer:
 
     def token_range(self) -> int | None:
         """When this layer reads integer tokens: how many distinct ones (verify's input)."""
+        return None
+
+    def pieces(self) -> list | None:
+        """A layer with several outputs (split, chunk): one layer per output, each with its
+        own rules, which the spec language makes the nodes NAME.0, NAME.1, …; None (the
+        default) for a layer with one output."""
         return None
 
     # --- helpers for the rules ---

@@ -1,14 +1,58 @@
-"""Convolution, 1-D and 2-D, with groups, dilation, 'same'/'valid' padding and
+"""Convolution, 1-D, 2-D and 3-D, with groups, dilation, 'same'/'valid' padding and
 LeNet-5-style sparse connection tables."""
 from __future__ import annotations
+
+from itertools import product
 
 from ..diagnostics import SpecError
 from .base import Arg, Layer, prod
 from .parameters import BIAS, HeNormal, Param
 from .window import axes_names, check_positive, conv_length
 
-# elements of im2col columns made at once (64 MiB in float32), unless one sample needs more
-COLUMN_BLOCK = 1 << 24
+# elements of im2col columns made at once (8 MiB in float32): small enough that the
+# allocator hands the same warm memory to every block, instead of fresh pages
+COLUMN_BLOCK = 1 << 21
+# output positions of a block at least (unless one sample has fewer), so that the
+# weights are read once for many positions
+MIN_POSITIONS = 256
+
+
+
+def block_samples(batch: int, columns: int) -> int:
+    """Samples per block (`columns`: working elements per sample): all of them while they
+    fit COLUMN_BLOCK, else as many as fit, at least one."""
+    return max(1, min(batch, COLUMN_BLOCK // max(1, columns)))
+
+
+def blocking(batch: int, lengths, per_position: int) -> tuple:
+    """How a batch of positions (`lengths` per spatial axis; `per_position` working elements
+    a position) is cut into blocks, as (samples, axis, rows): a block is `samples` samples,
+    one index on each spatial axis before `axis`, `rows` indices on `axis` (fewer at the
+    end) and all of every later one. Whole samples while one sample fits COLUMN_BLOCK;
+    else one sample, and the fewest rows that fit, but at least MIN_POSITIONS positions."""
+    positions = prod(lengths)
+    budget = max(MIN_POSITIONS, COLUMN_BLOCK // max(1, per_position))
+    if per_position == 0 or positions <= budget:
+        return block_samples(batch, per_position * positions), 0, lengths[0]
+    for axis in range(len(lengths)):
+        row = prod(lengths[axis + 1:])
+        if row <= budget:
+            return 1, axis, max(1, budget // row)
+    return 1, len(lengths) - 1, 1
+
+
+def blocks(batch: int, lengths, samples: int, axis: int, rows: int):
+    """Every block of a blocking: (the samples' slice, a slice per spatial axis up to `axis`)."""
+    for first in range(0, batch, samples):
+        for outer in product(*(range(n) for n in lengths[:axis])):
+            for start in range(0, lengths[axis], rows):
+                yield (slice(first, min(batch, first + samples)),
+                       (*(slice(i, i + 1) for i in outer), slice(start, min(lengths[axis], start + rows))))
+
+
+def block_positions(lengths, axis: int, rows: int) -> int:
+    """Positions of one sample in the largest block."""
+    return min(lengths[axis], rows) * prod(lengths[axis + 1:])
 
 
 class _Conv(Layer):
@@ -104,51 +148,57 @@ class _Conv(Layer):
     def block_samples(self, batch: int, columns: int) -> int:
         """Samples per im2col block (`columns`: elements per sample): all of them while they
         fit COLUMN_BLOCK, else as many as fit, at least one."""
-        return max(1, min(batch, COLUMN_BLOCK // max(1, columns)))
+        return block_samples(batch, columns)
 
     def columns_are_a_view(self) -> bool:
         return prod(self.kernel_size) == 1 and all(s == 1 for s in self.stride)
 
     def workspace(self, batch, out, x):
-        """The padded input (when padded) and, per block of samples, the im2col columns
+        """The padded input (when padded) and, per block (blocking), the im2col columns
         (none when they are a view of the input), for a connection table the input maps one
         output map sees and the per-map results, and the block's result before it is copied
         into the output (when there is more than one block)."""
         padded = prod(n + left + right for n, (left, right) in zip(x[1:], self.paddings())) * x[0]
-        taps, positions = prod(self.kernel_size), prod(out[1:])
-        columns = 0 if self.columns_are_a_view() else x[0] * taps * positions
-        samples = self.block_samples(batch, columns)
-        block = columns
+        taps, lengths = prod(self.kernel_size), out[1:]
+        per_position = 0 if self.columns_are_a_view() else x[0] * taps
+        samples, axis, rows = blocking(batch, lengths, per_position)
+        positions = block_positions(lengths, axis, rows)  # per sample of a block
+        block = per_position * positions
         if self.connections is not None:
-            block += max(len(row) for row in self.connections) * taps * positions + prod(out)
-        if samples < batch:
-            block += prod(out)
+            block += max(len(row) for row in self.connections) * taps * positions + out[0] * positions
+        if samples < batch or positions < prod(lengths):
+            block += out[0] * positions
         return batch * (padded if padded != prod(x) else 0) + samples * block
 
     def forward(self, ops, params, x):
         """im2col by strided copies (ops.im2col), then one GEMM; groups as one batched
         GEMM; a connection table as one GEMM per output map over only the maps it sees,
         so the executed MACs are the sparse count. Columns beyond COLUMN_BLOCK elements are
-        made and multiplied a block of samples at a time."""
+        made and multiplied a block at a time (blocking): a block of samples, or of output
+        rows of one sample, cut from the padded input with its windows' reach."""
         xp = ops.xp
         batch, channels = x.shape[0], x.shape[1]
         taps = prod(self.kernel_size)
         padded = ops.pad(x, self.paddings())
         lengths = ops.window_counts(padded.shape[2:], self.kernel_size, self.stride, self.dilation)
-        positions = prod(lengths)
         weights = self.gemm_weights(params, channels)
-        samples = self.block_samples(batch, 0 if self.columns_are_a_view() else channels * taps * positions)
+        samples, axis, rows = blocking(batch, lengths, 0 if self.columns_are_a_view() else channels * taps)
+        reach = [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation)]
         y = None
-        for first in range(0, batch, samples):
-            cols = ops.im2col(padded[first:first + samples, ...], self.kernel_size, self.stride, self.dilation)
-            part = self.gemm(ops, weights, xp.reshape(cols, (cols.shape[0], channels, taps, positions)))
+        for samples_cut, region in blocks(batch, lengths, samples, axis, rows):
+            source = [slice(r.start * s, (r.stop - 1) * s + extent) for r, s, extent in zip(region, self.stride, reach)]
+            cols = ops.im2col(padded[(samples_cut, slice(None), *source, ...)], self.kernel_size, self.stride,
+                              self.dilation)
+            part = self.gemm(ops, weights, xp.reshape(cols, (cols.shape[0], channels, taps, -1)))
             del cols
-            if samples >= batch:
+            if samples >= batch and axis == 0 and rows >= lengths[0]:
                 y = part
             else:
                 if y is None:
-                    y = xp.empty((batch, *part.shape[1:]), dtype=part.dtype)
-                y[first:first + samples, ...] = part
+                    y = xp.empty((batch, part.shape[1], *lengths), dtype=part.dtype)
+                sizes = [r.stop - r.start for r in region]
+                y[(samples_cut, slice(None), *region, ...)] = xp.reshape(
+                    part, (part.shape[0], part.shape[1], *sizes, *lengths[axis + 1:]))
             del part
         y = xp.reshape(y, (batch, -1, *lengths))
         if self.bias:
@@ -194,3 +244,8 @@ class Conv1d(_Conv):
 class Conv2d(_Conv):
     type = "conv2d"
     rank = 2
+
+
+class Conv3d(_Conv):
+    type = "conv3d"
+    rank = 3

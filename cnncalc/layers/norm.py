@@ -1,9 +1,50 @@
-"""Normalisation: batch normalisation and local response normalisation."""
+"""Normalisation: batch, instance, group and layer normalisation, and local response
+normalisation.
+
+FLOPs (per sample; `out` = elements, which the input has too):
+  with running statistics (batch norm; instance norm tracking them), per element:
+    subtract the mean, divide by the deviation, and (affine) scale and shift = 4 (2),
+    plus var + eps and a square root per channel = 2C;
+  with statistics computed from the input (layer, group, instance norm), per group of
+    n elements normalised together: the mean (n - 1 adds, 1 divide = n), the deviations
+    (n subtracts), the variance (n squares, n - 1 adds, 1 divide = 2n), var + eps and a
+    square root (2), the division (n), and the affine scale and shift (2n; n without a
+    bias): out * 7 (5 without affine, 6 without a bias) + 2 * groups.
+"""
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod
+from .base import Arg, Layer, prod, shape_str
 from .parameters import BIAS, RUNNING_MEAN, SCALE, Param
+
+
+def per_channel(xp, values, ndim: int):
+    """A [C] array shaped to broadcast over channels (axis 1) of a batch of `ndim` axes."""
+    return xp.reshape(values, (-1, *(1 for _ in range(ndim - 2))))
+
+
+def mean(xp, x, axes: tuple, keepdims: bool = True):
+    """The mean over `axes` as a sum and one division (NumPy's own mean holds a buffer of
+    128 KiB more)."""
+    total = xp.sum(x, axis=axes, keepdims=keepdims)
+    total /= prod(x.shape[a] for a in axes)
+    return total
+
+
+def standardise(xp, x, axes: tuple, eps: float):
+    """(x - mean) / sqrt(var + eps) over `axes` (the biased variance, as PyTorch), as a new
+    array: besides it, one array of x's size (the squares) and the statistics at once."""
+    y = x - mean(xp, x, axes)
+    variance = mean(xp, y * y, axes)
+    variance += eps
+    y /= xp.sqrt(variance)
+    return y
+
+
+def statistics_flops(elements: int, groups: int, affine: bool, bias: bool = True) -> int:
+    """The module docstring's rule for statistics computed from the input."""
+    per_element = 5 + (2 if affine and bias else 1 if affine else 0)
+    return elements * per_element + 2 * groups
 
 
 class _BatchNorm(Layer):
@@ -65,6 +106,193 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     type = "batchnorm2d"
     ranks = (3,)
+
+
+class BatchNorm3d(_BatchNorm):
+    type = "batchnorm3d"
+    ranks = (4,)
+
+
+class InstanceNorm(_BatchNorm):
+    """Each channel of each sample normalised over its own positions: one type for
+    PyTorch's InstanceNorm1d, 2d and 3d, the rank taken from the input ([C, L], [C, H, W],
+    [C, D, H, W]). With track_running_stats the running statistics are buffers and
+    inference uses them, exactly as batch norm (and costs what batch norm costs)."""
+
+    type = "instance_norm"
+    ranks = (2, 3, 4)
+    args = {
+        **_BatchNorm.args,
+        "affine": Arg("bool", False, "learn a scale and shift per channel"),
+        "track_running_stats": Arg("bool", False, "keep running statistics (buffers), used at inference"),
+    }
+
+    def output_shape(self, x):
+        super().output_shape(x)
+        if not self.track_running_stats and prod(x[1:]) == 1:
+            raise SpecError(f"instance_norm normalises each channel over its positions, but the input "
+                            f"{shape_str(x)} has only one position",
+                            hint="PyTorch refuses this too; normalise before the spatial size reaches 1")
+        return x
+
+    def buffers(self, x):
+        return super().buffers(x) if self.track_running_stats else {}
+
+    def flops(self, out, x):
+        if self.track_running_stats:
+            return super().flops(out, x)
+        return statistics_flops(prod(x), x[0], self.affine)
+
+    def workspace(self, batch, out, x):
+        return batch * (prod(out) + 2 * x[0])  # the squares, and the statistics
+
+    def forward(self, ops, params, x):
+        if self.track_running_stats:
+            return super().forward(ops, params, x)
+        xp = ops.xp
+        y = standardise(xp, x, tuple(range(2, x.ndim)), self.eps)
+        if self.affine:
+            y *= per_channel(xp, params("weight", (x.shape[1],)), x.ndim)
+            y += per_channel(xp, params("bias", (x.shape[1],)), x.ndim)
+        return y
+
+
+class GroupNorm(Layer):
+    """The channels split into `num_groups` groups; each group of each sample normalised
+    over its channels and positions together; scale and shift per channel."""
+
+    type = "group_norm"
+    category = "normalisation"
+    args = {
+        "num_groups": Arg("int", doc="groups the channels are split into (they must divide the channels)",
+                          minimum=1),
+        "num_channels": Arg("int", None, "channels (inferred; checked when given)", minimum=1),
+        "eps": Arg("float", 1e-5, "added to the variance"),
+        "affine": Arg("bool", True, "learn a scale and shift per channel"),
+    }
+
+    def validate(self):
+        if self.num_channels is not None and self.num_channels % self.num_groups:
+            raise SpecError(f"num_channels ({self.num_channels}) must be divisible by num_groups "
+                            f"({self.num_groups})", arg="num_groups")
+
+    def output_shape(self, x):
+        if not x:
+            raise SpecError("group_norm needs an input with a channel axis")
+        self.check_inferred("num_channels", self.num_channels, x[0], "channels")
+        if x[0] % self.num_groups:
+            raise SpecError(f"the input's channels ({x[0]}) must be divisible by num_groups ({self.num_groups})",
+                            arg="num_groups", hint=f"input shape is {shape_str(x)}")
+        return x
+
+    def parameters(self, x):
+        return {"weight": Param((x[0],), SCALE), "bias": Param((x[0],), BIAS)} if self.affine else {}
+
+    def flops(self, out, x):
+        return statistics_flops(prod(x), self.num_groups, self.affine)
+
+    def workspace(self, batch, out, x):
+        return batch * (prod(out) + 2 * self.num_groups)  # the squares, and the statistics
+
+    def forward(self, ops, params, x):
+        """Statistics over [channels of the group, positions], through a view of x as
+        [N, groups, rest]."""
+        xp = ops.xp
+        grouped = xp.reshape(x, (x.shape[0], self.num_groups, -1))
+        y = xp.reshape(standardise(xp, grouped, (2,), self.eps), x.shape)
+        if self.affine:
+            y *= per_channel(xp, params("weight", (x.shape[1],)), x.ndim)
+            y += per_channel(xp, params("bias", (x.shape[1],)), x.ndim)
+        return y
+
+
+class LayerNorm(Layer):
+    """Normalisation over the last `axes` axes (as nn.LayerNorm(normalized_shape) with
+    normalized_shape = those axes' sizes), or with `axis: channels` over the channel axis
+    at every position (ConvNeXt's LayerNorm2d). Parameters: weight and bias of the
+    normalised shape ([C] over channels)."""
+
+    type = "layer_norm"
+    category = "normalisation"
+    args = {
+        "axes": Arg("int", None, "how many trailing axes are normalised together (default 1: the last)",
+                    minimum=1),
+        "axis": Arg("choice", None, "'channels': normalise over axis 0 at every position (LayerNorm2d)",
+                    choices=("channels",)),
+        "normalized_shape": Arg("ints", None, "the normalised axes' sizes, as PyTorch (checked against the input)"),
+        "eps": Arg("float", 1e-5, "added to the variance"),
+        "elementwise_affine": Arg("bool", True, "learn a scale (and shift) per normalised element"),
+        "bias": Arg("bool", True, "learn the shift too (with elementwise_affine)"),
+    }
+
+    def validate(self):
+        if self.normalized_shape is not None:
+            if not self.normalized_shape or any(d < 1 for d in self.normalized_shape):
+                raise SpecError(f"normalized_shape {list(self.normalized_shape)} must list one or more "
+                                "positive sizes", arg="normalized_shape")
+            count = len(self.normalized_shape)
+            if self.axes is not None and self.axes != count:
+                raise SpecError(f"axes={self.axes} but normalized_shape {list(self.normalized_shape)} "
+                                f"has {count} sizes", arg="axes", hint="give one of them")
+            if self.axis == "channels" and count != 1:
+                raise SpecError(f"axis: channels normalises one axis, but normalized_shape "
+                                f"{list(self.normalized_shape)} has {count} sizes", arg="normalized_shape")
+        if self.axis == "channels" and self.axes is not None:
+            raise SpecError("give either axis: channels or axes (trailing axes), not both", arg="axes")
+
+    def trailing(self) -> int:
+        """How many trailing axes are normalised (0 over channels)."""
+        if self.axis == "channels":
+            return 0
+        if self.axes is not None:
+            return self.axes
+        return len(self.normalized_shape) if self.normalized_shape is not None else 1
+
+    def normalised(self, x) -> tuple:
+        """The normalised axes' sizes (the parameters' shape)."""
+        count = self.trailing()
+        return (x[0],) if count == 0 else tuple(x[len(x) - count:])
+
+    def output_shape(self, x):
+        count = max(self.trailing(), 1)
+        if len(x) < count:
+            raise SpecError(f"layer_norm normalises the last {count} axes, but the input {shape_str(x)} "
+                            f"has {len(x)}", arg="axes" if self.normalized_shape is None else "normalized_shape")
+        if self.normalized_shape is not None and tuple(self.normalized_shape) != self.normalised(x):
+            raise SpecError(f"normalized_shape {list(self.normalized_shape)} does not match the input's "
+                            f"{'channels' if self.axis else 'last axes'} {list(self.normalised(x))} "
+                            f"(input {shape_str(x)})", arg="normalized_shape",
+                            hint="remove 'normalized_shape' to take it from the input")
+        return x
+
+    def parameters(self, x):
+        if not self.elementwise_affine:
+            return {}
+        shape = self.normalised(x)
+        params = {"weight": Param(shape, SCALE)}
+        if self.bias:
+            params["bias"] = Param(shape, BIAS)
+        return params
+
+    def flops(self, out, x):
+        return statistics_flops(prod(x), prod(x) // prod(self.normalised(x)), self.elementwise_affine, self.bias)
+
+    def workspace(self, batch, out, x):
+        return batch * (prod(out) + 2 * (prod(x) // prod(self.normalised(x))))  # the squares, the statistics
+
+    def forward(self, ops, params, x):
+        xp = ops.xp
+        count = self.trailing()
+        axes = (1,) if count == 0 else tuple(range(x.ndim - count, x.ndim))
+        y = standardise(xp, x, axes, self.eps)
+        if self.elementwise_affine:
+            shape = tuple(x.shape[a] for a in axes)
+            weight = params("weight", shape)
+            y *= per_channel(xp, weight, x.ndim) if count == 0 else weight
+            if self.bias:
+                bias = params("bias", shape)
+                y += per_channel(xp, bias, x.ndim) if count == 0 else bias
+        return y
 
 
 class LocalResponseNorm(Layer):

@@ -1,4 +1,4 @@
-"""Pooling: windowed max/avg (1-D, 2-D), global and adaptive pooling."""
+"""Pooling: windowed max/avg (1-D, 2-D, 3-D), global and adaptive pooling (any number of axes)."""
 from __future__ import annotations
 
 from ..diagnostics import SpecError
@@ -64,11 +64,12 @@ class _WindowPool(Layer):
     def window_work(self, planes: int, x) -> int:
         """Elements held while reducing `planes` padded planes of the spatial shape x[1:]
         (ops.window_reduce): the padded copy, and per axis the partly reduced array and the
-        next one (two temporaries at most)."""
+        next one (two temporaries at most); an axis with a window of one is a strided view."""
         padded = [n + left + right for n, (left, right) in zip(x[1:], self.window_pads())]
         counts = [max(0, conv_length(n, k, s, 0, d))
                   for n, k, s, d in zip(padded, self.kernel_size, self.stride, self.dilations())]
-        stages = sum(prod(counts[:a + 1]) * prod(padded[a + 1:]) for a in range(len(padded)))
+        stages = sum(prod(counts[:a + 1]) * prod(padded[a + 1:]) for a in range(len(padded))
+                     if self.kernel_size[a] > 1)
         return planes * ((prod(padded) if padded != list(x[1:]) else 0) + 2 * stages)
 
 
@@ -122,6 +123,11 @@ class MaxPool2d(_MaxPool):
     rank = 2
 
 
+class MaxPool3d(_MaxPool):
+    type = "maxpool3d"
+    rank = 3
+
+
 class AvgPool1d(_AvgPool):
     type = "avgpool1d"
     rank = 1
@@ -130,6 +136,22 @@ class AvgPool1d(_AvgPool):
 class AvgPool2d(_AvgPool):
     type = "avgpool2d"
     rank = 2
+
+
+class AvgPool3d(_AvgPool):
+    type = "avgpool3d"
+    rank = 3
+
+    def output_shape(self, x):
+        """As the other average pools, but PyTorch's avg_pool3d also refuses an input axis
+        shorter than the kernel, padding or not."""
+        _spatial_input(self, x)
+        for axis, n, k in zip(axes_names(self.rank), x[1:], self.kernel_size):
+            if n < k:
+                raise SpecError(f"input {axis} ({n}) is smaller than the kernel ({k})", arg="kernel_size",
+                                hint="PyTorch's avg_pool3d refuses an input axis shorter than its kernel, "
+                                     "even where padding would make room; use a smaller kernel")
+        return super().output_shape(x)
 
 
 class _GlobalPool(Layer):
@@ -223,6 +245,13 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     reduction = "mean"
 
 
+class AdaptiveAvgPool3d(_AdaptivePool):
+    type = "adaptive_avgpool3d"
+    rank = 3
+    final_ops_per_window = 1
+    reduction = "mean"
+
+
 class AdaptiveMaxPool1d(_AdaptivePool):
     type = "adaptive_maxpool1d"
     rank = 1
@@ -231,3 +260,8 @@ class AdaptiveMaxPool1d(_AdaptivePool):
 class AdaptiveMaxPool2d(_AdaptivePool):
     type = "adaptive_maxpool2d"
     rank = 2
+
+
+class AdaptiveMaxPool3d(_AdaptivePool):
+    type = "adaptive_maxpool3d"
+    rank = 3

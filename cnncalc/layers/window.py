@@ -55,4 +55,5 @@ def check_positive(lengths, inputs, kernels, strides, paddings, dilations, ceil_
 
 
 def axes_names(rank: int) -> tuple:
-    return ("L",) if rank == 1 else ("H", "W") if rank == 2 else tuple(f"D{i}" for i in range(rank))
+    """The spatial axes' names in messages: L; H, W; D, H, W."""
+    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(rank) or tuple(f"D{i}" for i in range(rank))

@@ -9,13 +9,13 @@ from . import both, exact, human, json_text
 from .table import Style, box_table
 
 
-def show(console, output_format: str, summary: Summary, rows: list, outcomes: list) -> None:
-    """Write `summary` to the console in `output_format` (one of FORMATS). `rows` are the
-    layers, or the folded rows of --depth; totals are always the summary's."""
+def show(stream, output_format: str, summary: Summary, rows: list, outcomes: list) -> None:
+    """Write `summary` to `stream` in `output_format` (one of FORMATS). `rows` are the
+    layers, or the folded rows of --depth; totals are always the summary's. Plain text to
+    the stream, not through rich: `cnncalc summary` never imports it."""
     from .console import color
 
-    text = FORMATS[output_format](summary, rows, outcomes, color(console.file))
-    console.file.write(text)
+    stream.write(FORMATS[output_format](summary, rows, outcomes, color(stream)))
 
 
 def totals_lines(summary: Summary) -> list[tuple[str, str]]:
