@@ -2,21 +2,21 @@
 whole network's are the same type, so a sum is written once."""
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from operator import add
+from typing import NamedTuple
 
-FIGURES = ("params", "trainable_params", "buffers", "macs", "flops")
 
+class Figures(NamedTuple):
+    """A named tuple: one is made per layer, and summing thousands must stay cheap."""
 
-@dataclass(frozen=True)
-class Figures:
     params: int = 0
     trainable_params: int = 0
     buffers: int = 0  # running statistics: counted apart from parameters, as PyTorch does
     macs: int = 0  # multiply-accumulates, for the whole batch
     flops: int = 0  # floating-point operations, for the whole batch
 
-    def __add__(self, other: "Figures") -> "Figures":
-        return Figures(*(mine + theirs for mine, theirs in zip(astuple(self), astuple(other))))
+    def __add__(self, other: "Figures") -> "Figures":  # figure by figure, not tuple concatenation
+        return Figures(*map(add, self, other))
 
     @property
     def non_trainable_params(self) -> int:
@@ -25,11 +25,14 @@ class Figures:
     def to_dict(self, non_trainable: bool = False) -> dict:
         """The figures by name; with `non_trainable`, that count follows the trainable one."""
         data = {}
-        for field in fields(self):
-            data[field.name] = getattr(self, field.name)
-            if non_trainable and field.name == "trainable_params":
+        for name, value in zip(self._fields, self):
+            data[name] = value
+            if non_trainable and name == "trainable_params":
                 data["non_trainable_params"] = self.non_trainable_params
         return data
+
+
+FIGURES = Figures._fields  # their names, in order
 
 
 class WithFigures:

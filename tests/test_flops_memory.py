@@ -17,7 +17,10 @@ PyTorch side (tests/torch_zoo.py), never from cnncalc's own layer code.
 
 Layers are paired by position: summary.layers[i] <-> i-th executed leaf module of
 the twin (the same pairing as tests/test_zoo.py), with a type/module check so a rule
-is never evaluated on the wrong module.
+is never evaluated on the wrong module. For the torchvision networks the twin is
+torchvision's model and the pairing is tests/graph_twin.py's: summary.layers[i] <-> the
+i-th tensor op of the torch.fx graph, a leaf module or a function (add, mul, cat, chunk,
+channel_shuffle, mean, interpolate, layer scale), described by graph_twin's records.
 """
 from __future__ import annotations
 
@@ -31,7 +34,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnncalc
-from torch_zoo import RBF, TORCH_ZOO, Add, Concat, Permute, SparseConv2d, Subsampling, trace, traced_modules
+from graph_twin import (AddOp, CatOp, ChannelShuffleOp, FlattenOp, InterpolateOp, MeanOp, MulOp, PieceOp, ScaleOp,
+                        pair_up)
+from torch_zoo import RBF, TORCH_ZOO, Add, Concat, LayerTrace, Permute, SparseConv2d, Subsampling, trace, traced_modules
+from torchvision_models import TORCHVISION_ZOO, torchvision, twin_ops
 
 from helpers import SPECS, ZOO
 
@@ -76,6 +82,23 @@ def run_twin(model: nn.Module, shape, dtype, batch: int = 1):
     counts = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
     assert counter.get_total_flops() == counts.get("Global", 0)
     return calls, layers, counts
+
+
+def run_torchvision_twin(network, summary, stem: str):
+    """The torchvision twin's ops paired with the spec's rows (graph_twin.pair_up), as the
+    same (calls, layers, counts, model) run_twin gives; FlopCounterMode counts one forward
+    pass of the model itself."""
+    model, ops = twin_ops(stem)
+    pair_up(network, summary, ops)
+    root = type(model).__name__
+    calls = [Call(module=op.module, name=f"{root}.{op.where}", inputs=op.input_shapes, output=op.output_shape,
+                  output_bytes=op.output_bytes) for op in ops]
+    layers = [LayerTrace(kind=op.kind, output_shape=op.output_shape, params=op.params, macs=op.macs) for op in ops]
+    _, shape, dtype = TORCHVISION_ZOO[stem]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(1, *shape, dtype=dtype))
+    counts = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
+    return calls, layers, counts, model
 
 
 # --------------------------------------------------------------------------
@@ -167,8 +190,36 @@ def _batchnorm(module, ins, out):  # out·4 (2 without affine) + 2C
     return numel(out) * (4 if module.affine else 2) + 2 * module.num_features
 
 
-def _add(module, ins, out):  # (inputs − 1)·out
+def _layer_norm(module, ins, out):
+    """out·7 + 2G (6 without bias, 5 without affine), G = out / n groups of n elements
+    normalised together: mean n, deviations n, variance 2n, +eps and sqrt 2, divide n,
+    scale and shift 2n."""
+    n = numel(module.normalized_shape)
+    per_element = 5 if not module.elementwise_affine else 6 if module.bias is None else 7
+    return numel(out) * per_element + 2 * (numel(out) // n)
+
+
+def _gelu(module, ins, out):  # out·5 (approximate tanh: 9)
+    return numel(out) * (9 if module.approximate == "tanh" else 5)
+
+
+def _add(module, ins, out):  # (inputs − 1)·out; mul the same
     return (len(ins) - 1) * numel(out)
+
+
+def _mean(module, ins, out):  # input elements: n − 1 adds and 1 divide per output of n inputs
+    (x,) = ins
+    return numel(x)
+
+
+# upsampling: the weighted sum of n^d neighbours nested axis by axis, (2n−1)(n^d−1)/(n−1)
+# per output element (n taps per axis: 2 for the linear modes, 4 bicubic; d spatial axes)
+UPSAMPLE_TAPS = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
+
+
+def _upsample(module, ins, out):
+    n, d = UPSAMPLE_TAPS[module.mode], len(out) - 1
+    return 0 if n == 1 else numel(out) * (2 * n - 1) * (n ** d - 1) // (n - 1)
 
 
 def _free(module, ins, out):
@@ -195,14 +246,26 @@ README_FLOPS = {
     "relu": ((nn.ReLU,), _per_element(1)),
     "sigmoid": ((nn.Sigmoid,), _per_element(4)),
     "tanh": ((nn.Tanh,), _per_element(1)),
+    "hardswish": ((nn.Hardswish,), _per_element(5)),  # x·min(max(x+3, 0), 6)/6
+    "hardsigmoid": ((nn.Hardsigmoid,), _per_element(4)),  # min(max(x+3, 0), 6)/6
+    "silu": ((nn.SiLU,), _per_element(5)),
+    "gelu": ((nn.GELU,), _gelu),
     "softmax": ((nn.Softmax,), _softmax),
     "batchnorm2d": ((nn.BatchNorm2d,), _batchnorm),
+    "layer_norm": ((nn.LayerNorm,), _layer_norm),  # torchvision's LayerNorm2d is one
+    "scale": ((ScaleOp,), _per_element(1)),  # ConvNeXt's layer scale: one multiply
     "embedding": ((nn.Embedding,), _free),
-    "flatten": ((nn.Flatten,), _free),
-    "permute": ((Permute,), _free),
+    "flatten": ((nn.Flatten, FlattenOp), _free),
+    "permute": ((Permute, torchvision.ops.misc.Permute), _free),
     "dropout": ((nn.Dropout,), _free),
-    "concat": ((Concat,), _free),
-    "add": ((Add,), _add),
+    "stochastic_depth": ((torchvision.ops.StochasticDepth,), _free),
+    "concat": ((Concat, CatOp), _free),
+    "chunk": ((PieceOp,), _free),
+    "channel_shuffle": ((ChannelShuffleOp,), _free),
+    "mean": ((MeanOp,), _mean),
+    "upsample": ((InterpolateOp,), _upsample),
+    "add": ((Add, AddOp), _add),
+    "mul": ((MulOp,), _add),
 }
 
 WEIGHTED_SUM_TYPES = {"conv1d", "conv2d", "linear"}  # what FlopCounterMode counts (as 2·MACs)
@@ -229,10 +292,13 @@ def pair(request) -> Pair:
     stem = request.param
     network = cnncalc.load(str(SPECS / f"{stem}.yaml"))
     summary = cnncalc.summarize(network)
-    build, shape, dtype = TORCH_ZOO[stem]
-    torch.manual_seed(0)
-    model = build()
-    calls, layers, counts = run_twin(model, shape, dtype)
+    if stem in TORCHVISION_ZOO:
+        calls, layers, counts, model = run_torchvision_twin(network, summary, stem)
+    else:
+        build, shape, dtype = TORCH_ZOO[stem]
+        torch.manual_seed(0)
+        model = build()
+        calls, layers, counts = run_twin(model, shape, dtype)
     # the pairing every test below relies on
     assert len(summary.layers) == len(layers) == len(calls), (stem, len(summary.layers), len(layers), len(calls))
     for record, traced, call in zip(summary.layers, layers, calls):

@@ -405,8 +405,8 @@ def _transposed(draw):
 @given(_transposed())
 def test_transposed_convolution_of_any_arguments_matches_torch(case):
     """Shapes, numbers, MACs and parameters; or, where an output axis would be empty or
-    negative, a refusal, as torch refuses (but for groups > 1 and an empty axis, where torch
-    returns an empty tensor)."""
+    negative, a refusal where torch refuses or returns an empty tensor (it does either,
+    depending on the kernel it picks; cnncalc's sizes are positive)."""
     from cnncalc.layers import REGISTRY
 
     layer = REGISTRY[case.type].from_spec(dict(case.args), evaluate=None)
@@ -420,7 +420,7 @@ def test_transposed_convolution_of_any_arguments_matches_torch(case):
         except RuntimeError:  # "Output size is too small", or with groups a oneDNN error
             pass
         else:
-            assert out.numel() == 0 and case.args["groups"] > 1
+            assert out.numel() == 0
         return
     _matches_torch(case)
 

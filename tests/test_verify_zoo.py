@@ -4,7 +4,9 @@
   parameter count and executed MACs equal the symbolic figures, and nothing is NaN/Inf.
 * End to end against PyTorch: each spec with a hand-written torch equivalent in
   tests/torch_zoo.py gets the same weights (parametric layers matched in order, names
-  and shapes checked) and the same input; the outputs agree to fp32 tolerance.
+  and shapes checked) and the same input; the outputs agree to fp32 tolerance. The
+  torchvision networks the same way, their weights copied along tests/graph_twin.py's
+  pairing of spec rows with torchvision's ops.
 """
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ from cnncalc.backend.execute import run
 from cnncalc.backend.namespace import namespace
 from cnncalc.backend.params import materialise, random_input
 from cnncalc.language.build import load
-from cnncalc.summary import infer_shapes
+from cnncalc.summary import infer_shapes, summarize
+from graph_twin import copy_weights, pair_up
 from torch_zoo import TORCH_ZOO, traced_modules
+from torchvision_models import TORCHVISION_ZOO, twin_ops
 
 from helpers import SPECS
 
@@ -83,6 +87,29 @@ def test_outputs_match_torch(spec):
     torch.manual_seed(0)
     model = build().eval()
     load_into_torch(network, weights, model)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    assert ours.shape == expected.shape
+    scale = float(np.max(np.abs(expected)))
+    np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-4 * scale)
+
+
+TORCHVISION_SPECS = [s for s in ZOO_SPECS if s.stem in TORCHVISION_ZOO]
+
+
+@pytest.mark.parametrize("spec", TORCHVISION_SPECS, ids=[s.stem for s in TORCHVISION_SPECS])
+def test_outputs_match_torchvision(spec):
+    """NumPy's forward pass of the spec and torchvision's of its model, on the same weights
+    and input: chunk halves, shuffles, squeeze-excitation gates, layer scales, dilations and
+    upsampling all compute the same function, not only the same figures."""
+    network = load(str(spec))
+    xp = namespace("numpy")
+    weights = materialise(network, infer_shapes(network), xp, "float32", seed=3)
+    x = random_input(network, xp, 2, "float32", seed=3)
+    _, ours = run(network, xp, weights, x)
+
+    model, ops = twin_ops(spec.stem)
+    copy_weights(pair_up(network, summarize(network), ops), weights)
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()
     assert ours.shape == expected.shape

@@ -3,16 +3,16 @@
 
 A law draws with the generator it is handed (NumPy's, in backend/params.py), so nothing
 here imports an array library. Each draws in `dtype` and scales in place: no temporary
-beside the array (verify's memory estimate counts none).
+beside the array (verify's memory estimate counts none). Records are named tuples: every
+command imports this module, and they cost a fraction of a dataclass to define.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Uniform:
+class Uniform(NamedTuple):
     low: float
     high: float
 
@@ -23,8 +23,7 @@ class Uniform:
         return values
 
 
-@dataclass(frozen=True)
-class Normal:
+class Normal(NamedTuple):
     """N(0, std^2)."""
 
     std: float = 1.0
@@ -36,8 +35,7 @@ class Normal:
         return values
 
 
-@dataclass(frozen=True)
-class HeNormal:
+class HeNormal(NamedTuple):
     """N(0, 2 / fan_in): what each unit sums over keeps the activations' scale."""
 
     fan_in: int
@@ -46,8 +44,7 @@ class HeNormal:
         return Normal(math.sqrt(2.0 / max(self.fan_in, 1))).draw(rng, shape, dtype)
 
 
-@dataclass(frozen=True)
-class GlorotUniform:
+class GlorotUniform(NamedTuple):
     """U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out))."""
 
     fan_in: int
@@ -63,8 +60,7 @@ SCALE = Uniform(0.5, 1.5)  # per-channel factors: batch-norm scales and variance
 RUNNING_MEAN = Normal(0.1)
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """One parameter or buffer: its shape (per the layer's input shapes) and its law."""
 
     shape: tuple

@@ -22,7 +22,7 @@ convolution, A = -0.75.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
+from functools import cmp_to_key
 
 from ..diagnostics import SpecError
 from .base import Arg, Layer, prod, shape_str
@@ -171,8 +171,8 @@ class Upsample(Layer):
 
     def order(self, spatial: tuple, sizes: tuple) -> list:
         """Axes in the order they are resampled: the most shrinking first, so that the
-        intermediate arrays stay small (exact ratios: no float maths on sizes)."""
-        return sorted(range(len(spatial)), key=lambda a: Fraction(sizes[a], spatial[a]))
+        intermediate arrays stay small (ratios compared exactly, by cross-multiplying)."""
+        return sorted(range(len(spatial)), key=cmp_to_key(lambda a, b: sizes[a] * spatial[b] - sizes[b] * spatial[a]))
 
     def workspace(self, batch, out, x):
         """Per resampled axis: the array before it (unless it is the input), the array after

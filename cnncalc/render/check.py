@@ -1,7 +1,6 @@
 """A check.Report as text (one line per problem, its hint, then a verdict) or as JSON."""
 from __future__ import annotations
 
-from ..check import FAILED, INTERNAL, INVALID, OK, Report
 from ..diagnostics import shown
 from . import json_text
 from .console import escape
@@ -9,7 +8,7 @@ from .console import escape
 FORMATS = ("text", "json")
 
 
-def show(console, output_format: str, report: Report, updated: list) -> None:
+def show(console, output_format: str, report, updated: list) -> None:
     """`updated` lists (path, figures changed) for --update-expect."""
     if output_format == "json":
         data = {**report.to_dict(), "verdict": verdict(report)}
@@ -30,8 +29,9 @@ def show(console, output_format: str, report: Report, updated: list) -> None:
     console.print(f"[{style}]{escape(shown(verdict(report)))}[/{style}]", soft_wrap=True)
 
 
-def verdict(report: Report) -> str:
+def verdict(report) -> str:
     """One line: 'ok: 3 files checked, 12 expectations met', or what failed and how."""
+    from ..check import FAILED, INTERNAL, INVALID, OK  # here: the CLI imports this module for FORMATS
     counts = report.counts()
     files = len(report.results)
     noun = "file" if files == 1 else "files"
