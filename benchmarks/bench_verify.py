@@ -1,4 +1,4 @@
-"""NumPy verify backend vs PyTorch CPU: forward pass of ResNet-50 and VGG-16, batch 1.
+"""NumPy verify backend vs PyTorch CPU: forward pass of ResNet-50, VGG-16, U-Net and R3D-18, batch 1.
 
 Both run in this process on the same machine, alternately, with default threads;
 each figure is the median of --runs passes after one warm-up. Prints the peak
@@ -11,7 +11,12 @@ off on both sides: strict float32), ResNet-50 at --batch 32 by default: --warmup
 passes, then the median of --runs passes, each bracketed by device synchronisation;
 goal: CuPy / PyTorch <= 2x. Without CuPy or a CUDA GPU it says so and exits 2.
 
-    python benchmarks/bench_verify.py [--runs 5] [--nets resnet50,vgg16] [--no-rss]
+U-Net (572 x 572, valid convolutions, transposed convolutions, crop-and-concat) and R3D-18
+(3-D convolutions on a 16 x 112 x 112 clip) are issue 9's goal: within 1.5x of PyTorch CPU.
+The twins are tests/torch_zoo.py's hand-written ones, or torchvision's own definitions
+(tests/torchvision_models.py) for the torchvision networks.
+
+    python benchmarks/bench_verify.py [--runs 5] [--nets resnet50,vgg16,unet,r3d_18] [--no-rss]
     python benchmarks/bench_verify.py --gpu [--batch 32] [--warmup 3] [--runs 5] [--nets resnet50]
 """
 from __future__ import annotations
@@ -40,16 +45,26 @@ def _setup(stem: str, xp, batch: int):
     return network, summary, materialise(network, shapes, xp), random_input(network, xp, batch)
 
 
+def torch_twin(stem: str):
+    """The PyTorch twin of a zoo spec: tests/torch_zoo.py's, else torchvision's."""
+    from torch_zoo import TORCH_ZOO
+
+    if stem in TORCH_ZOO:
+        return TORCH_ZOO[stem][0]()
+    from torchvision_models import TORCHVISION_ZOO
+
+    return TORCHVISION_ZOO[stem][0]()
+
+
 def bench(stem: str, runs: int) -> dict:
     import torch
 
     from cnncalc.backend.execute import run
     from cnncalc.backend.namespace import namespace
-    from torch_zoo import TORCH_ZOO
 
     xp = namespace("numpy")
     network, summary, weights, x = _setup(stem, xp, 1)
-    model = TORCH_ZOO[stem][0]().eval()
+    model = torch_twin(stem).eval()
     tx = torch.from_numpy(x)
 
     def numpy_pass():
@@ -78,13 +93,12 @@ def bench_gpu(stem: str, runs: int, batch: int, warmup: int, *, xp=None, device:
 
     from cnncalc.backend.execute import run
     from cnncalc.backend.namespace import namespace, to_numpy
-    from torch_zoo import TORCH_ZOO
 
     xp = namespace("cupy") if xp is None else xp
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # as CuPy: plain float32
     network, summary, weights, x = _setup(stem, xp, batch)
-    model = TORCH_ZOO[stem][0]().to(device).eval()
+    model = torch_twin(stem).to(device).eval()
     tx = torch.from_numpy(to_numpy(x)).to(device)
     xp_sync = xp.cuda.Device().synchronize if xp.__name__ == "cupy" else lambda: None
     torch_sync = torch.cuda.synchronize if device == "cuda" else lambda: None
@@ -134,7 +148,7 @@ def verify_rss(stem: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--nets", help="default: resnet50,vgg16 (CPU), resnet50 (--gpu)")
+    parser.add_argument("--nets", help="default: resnet50,vgg16,unet,r3d_18 (CPU), resnet50 (--gpu)")
     parser.add_argument("--no-rss", action="store_true", help="skip the VGG-16 peak-RSS measurement")
     parser.add_argument("--gpu", action="store_true", help="CuPy backend vs PyTorch CUDA instead")
     parser.add_argument("--batch", type=int, default=32, help="batch size with --gpu (the CPU mode uses 1)")
@@ -142,7 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.gpu:
         return main_gpu(args)
-    args.nets = args.nets or "resnet50,vgg16"
+    args.nets = args.nets or "resnet50,vgg16,unet,r3d_18"
     import numpy
     import torch
 

@@ -126,13 +126,13 @@ def _pair(value, rank: int = 2) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * rank
 
 
-def _conv(m: nn.Conv2d) -> dict:
+def _conv(m: nn.Conv2d) -> dict:  # also Conv3d
     return {"out_channels": m.out_channels, "kernel_size": tuple(m.kernel_size), "stride": tuple(m.stride),
             "padding": tuple(m.padding), "dilation": tuple(m.dilation), "groups": m.groups,
             "bias": m.bias is not None}
 
 
-def _batchnorm(m: nn.BatchNorm2d) -> dict:
+def _batchnorm(m: nn.BatchNorm2d) -> dict:  # also BatchNorm3d
     return {"eps": m.eps, "affine": m.affine}
 
 
@@ -178,7 +178,9 @@ def _torchvision_modules() -> list:
 # (module class, the cnncalc types it may be, its settings) — the first match wins
 MODULES: list = [
     (nn.Conv2d, ("conv2d",), _conv),
+    (nn.Conv3d, ("conv3d",), _conv),
     (nn.BatchNorm2d, ("batchnorm2d",), _batchnorm),
+    (nn.BatchNorm3d, ("batchnorm3d",), _batchnorm),
     (nn.LayerNorm, ("layer_norm",), lambda m: {**_layer_norm(m), "axis": None}),
     (nn.Linear, ("linear",), _linear),
     (nn.ReLU, ("relu",), _nothing),
@@ -192,6 +194,8 @@ MODULES: list = [
     (nn.AvgPool2d, ("avgpool2d",), _avgpool),
     (nn.AdaptiveAvgPool2d, ("adaptive_avgpool2d", "global_avg_pool"),
      lambda m: {"output_size": _pair(m.output_size)}),
+    (nn.AdaptiveAvgPool3d, ("adaptive_avgpool3d", "global_avg_pool"),
+     lambda m: {"output_size": _pair(m.output_size, 3)}),
     (nn.Dropout, ("dropout",), lambda m: {"p": m.p}),
     (nn.Flatten, ("flatten",), lambda m: {"start_dim": m.start_dim - 1, "end_dim": _dim(m.end_dim)}),
 ]

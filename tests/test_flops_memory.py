@@ -36,7 +36,8 @@ from torch.utils.flop_counter import FlopCounterMode
 import cnncalc
 from graph_twin import (AddOp, CatOp, ChannelShuffleOp, FlattenOp, InterpolateOp, MeanOp, MulOp, PieceOp, ScaleOp,
                         pair_up)
-from torch_zoo import RBF, TORCH_ZOO, Add, Concat, LayerTrace, Permute, SparseConv2d, Subsampling, trace, traced_modules
+from torch_zoo import (RBF, TORCH_ZOO, Add, Concat, Crop, LayerTrace, Permute, SparseConv2d, Subsampling, trace,
+                      traced_modules)
 from torchvision_models import TORCHVISION_ZOO, torchvision, twin_ops
 
 from helpers import SPECS, ZOO
@@ -124,6 +125,8 @@ def _weighted_sum_macs(module: nn.Module, out) -> int:
     output position (conv) or per leading position (linear, rbf)."""
     if isinstance(module, SparseConv2d):
         return sum(w.numel() for w in module.weight) * numel(out[1:])
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):  # a _ConvNd too, but counted per input position
+        raise TypeError(f"{type(module).__name__}: use _conv_transpose")
     if isinstance(module, nn.modules.conv._ConvNd):
         return module.weight.numel() * numel(out[1:])
     if isinstance(module, (nn.Linear, RBF)):
@@ -133,6 +136,13 @@ def _weighted_sum_macs(module: nn.Module, out) -> int:
 
 def _conv_linear(module, ins, out):  # 2·MACs + out (bias)
     return 2 * _weighted_sum_macs(module, out) + _bias_adds(module, out)
+
+
+def _conv_transpose(module, ins, out):  # 2·MACs + out (bias), MACs = L_in · C_in · C_out/groups · k
+    """Transposed convolution: every input value times every weight of its group, so the
+    stored weight [C_in, C_out/groups, *k] is used once per input position."""
+    (x,) = ins
+    return 2 * module.weight.numel() * numel(x[1:]) + _bias_adds(module, out)
 
 
 def _rbf(module, ins, out):  # 3·MACs: subtract, square, accumulate
@@ -230,6 +240,8 @@ def _free(module, ins, out):
 README_FLOPS = {
     "conv1d": ((nn.Conv1d,), _conv_linear),
     "conv2d": ((nn.Conv2d, SparseConv2d), _conv_linear),  # SparseConv2d: conv with `connections`
+    "conv3d": ((nn.Conv3d,), _conv_linear),
+    "conv_transpose2d": ((nn.ConvTranspose2d,), _conv_transpose),
     "linear": ((nn.Linear,), _conv_linear),
     "rbf": ((RBF,), _rbf),
     "subsampling": ((Subsampling,), _subsampling),
@@ -241,6 +253,7 @@ README_FLOPS = {
     "global_avg_pool": ((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d), _global_avg),
     "adaptive_avgpool1d": ((nn.AdaptiveAvgPool1d,), _adaptive_avg),
     "adaptive_avgpool2d": ((nn.AdaptiveAvgPool2d,), _adaptive_avg),
+    "adaptive_avgpool3d": ((nn.AdaptiveAvgPool3d,), _adaptive_avg),
     "adaptive_maxpool1d": ((nn.AdaptiveMaxPool1d,), _adaptive_max),
     "adaptive_maxpool2d": ((nn.AdaptiveMaxPool2d,), _adaptive_max),
     "relu": ((nn.ReLU,), _per_element(1)),
@@ -252,6 +265,7 @@ README_FLOPS = {
     "gelu": ((nn.GELU,), _gelu),
     "softmax": ((nn.Softmax,), _softmax),
     "batchnorm2d": ((nn.BatchNorm2d,), _batchnorm),
+    "batchnorm3d": ((nn.BatchNorm3d,), _batchnorm),
     "layer_norm": ((nn.LayerNorm,), _layer_norm),  # torchvision's LayerNorm2d is one
     "scale": ((ScaleOp,), _per_element(1)),  # ConvNeXt's layer scale: one multiply
     "embedding": ((nn.Embedding,), _free),
@@ -260,6 +274,7 @@ README_FLOPS = {
     "dropout": ((nn.Dropout,), _free),
     "stochastic_depth": ((torchvision.ops.StochasticDepth,), _free),
     "concat": ((Concat, CatOp), _free),
+    "crop": ((Crop,), _free),
     "chunk": ((PieceOp,), _free),
     "channel_shuffle": ((ChannelShuffleOp,), _free),
     "mean": ((MeanOp,), _mean),
@@ -268,7 +283,9 @@ README_FLOPS = {
     "mul": ((MulOp,), _add),
 }
 
-WEIGHTED_SUM_TYPES = {"conv1d", "conv2d", "linear"}  # what FlopCounterMode counts (as 2·MACs)
+# what FlopCounterMode counts (as 2·MACs; for a transposed convolution it counts the input's
+# positions, as the README's rule does)
+WEIGHTED_SUM_TYPES = {"conv1d", "conv2d", "conv3d", "conv_transpose2d", "linear"}
 
 
 # --------------------------------------------------------------------------

@@ -73,17 +73,27 @@ def _reorder_row(node, module, j, array):
 
 TORCH_SPECS = [s for s in ZOO_SPECS if s.stem in TORCH_ZOO]
 
+# The largest networks are compared with torch on a smaller input: the same layers and
+# weights compute the same function at any valid size, and test_spec_verifies above runs
+# them at the spec's own size. At full size (batch 2, 2 cores) the comparison took 11 s
+# for U-Net (572 x 572) and 4 s for R3D-18 (16 x 112 x 112) on an idle machine, 50 s and
+# 28 s under CI's load; at these sizes, under 2 s each. Both also agree at full size.
+SMALLER_INPUT = {
+    "unet": [1, 252, 252],  # a valid tile: every map pooled has an even size; output 2 x 68 x 68
+    "r3d_18": [3, 8, 56, 56],
+}
+
 
 @pytest.mark.parametrize("spec", TORCH_SPECS, ids=[s.stem for s in TORCH_SPECS])
 def test_outputs_match_torch(spec):
-    network = load(str(spec))
+    network = load(str(spec), input_shape=SMALLER_INPUT.get(spec.stem))
     xp = namespace("numpy")
     weights = materialise(network, infer_shapes(network), xp, "float32", seed=3)
     x = random_input(network, xp, 2, "float32", seed=3)
     _, ours = run(network, xp, weights, x)
 
     build, shape, dtype = TORCH_ZOO[spec.stem]
-    assert tuple(network.input_shape) == tuple(shape)
+    assert tuple(network.input_shape) == tuple(SMALLER_INPUT.get(spec.stem, shape))
     torch.manual_seed(0)
     model = build().eval()
     load_into_torch(network, weights, model)
@@ -102,13 +112,13 @@ def test_outputs_match_torchvision(spec):
     """NumPy's forward pass of the spec and torchvision's of its model, on the same weights
     and input: chunk halves, shuffles, squeeze-excitation gates, layer scales, dilations and
     upsampling all compute the same function, not only the same figures."""
-    network = load(str(spec))
+    network = load(str(spec), input_shape=SMALLER_INPUT.get(spec.stem))
     xp = namespace("numpy")
     weights = materialise(network, infer_shapes(network), xp, "float32", seed=3)
     x = random_input(network, xp, 2, "float32", seed=3)
     _, ours = run(network, xp, weights, x)
 
-    model, ops = twin_ops(spec.stem)
+    model, ops = twin_ops(spec.stem, shape=tuple(SMALLER_INPUT.get(spec.stem, ())))
     copy_weights(pair_up(network, summarize(network), ops), weights)
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()

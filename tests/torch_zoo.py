@@ -10,8 +10,8 @@ can be checked against what PyTorch actually does.
   ``LayerTrace`` per executed leaf module, in execution order.
 
 Functional operations that cnncalc lists as layers (residual add, channel
-concat, flatten, permute) are small parameter-free modules here so that they
-appear in the trace at the place torch executes them.
+concat, U-Net's crop, flatten, permute) are small parameter-free modules here so
+that they appear in the trace at the place torch executes them.
 """
 
 from __future__ import annotations
@@ -41,6 +41,19 @@ class Concat(nn.Module):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return torch.cat(xs, dim=1)
+
+
+class Crop(nn.Module):
+    """Centre crop of the first input's spatial axes to the second's sizes, the window
+    starting at (L - size) // 2 (U-Net's crop-and-concat)."""
+
+    kind = "crop"
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        for axis in range(2, x.dim()):
+            size = ref.shape[axis]
+            x = x.narrow(axis, (x.shape[axis] - size) // 2, size)
+        return x
 
 
 class Permute(nn.Module):
@@ -393,6 +406,71 @@ class TextCNN(nn.Module):
 
 
 # --------------------------------------------------------------------------
+# DCGAN generator (PyTorch's DCGAN tutorial: nz 100, ngf 64, nc 3)
+# --------------------------------------------------------------------------
+
+
+def dcgan_generator(nz: int = 100, ngf: int = 64, nc: int = 3) -> nn.Module:
+    """The tutorial's Generator.main, as written there."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh(),
+    )
+
+
+# --------------------------------------------------------------------------
+# U-Net (Ronneberger et al. 2015, Fig. 1)
+# --------------------------------------------------------------------------
+
+
+def double_conv(in_ch: int, out_ch: int) -> nn.Module:
+    """Two unpadded 3x3 convolutions (with bias), each followed by ReLU."""
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3), nn.ReLU(inplace=True),
+                         nn.Conv2d(out_ch, out_ch, 3), nn.ReLU(inplace=True))
+
+
+class UpLevel(nn.Module):
+    """2x2 up-convolution halving the channels, the encoder map cropped to its size and
+    concatenated before it, two 3x3 convolutions."""
+
+    def __init__(self, in_ch: int, out_ch: int):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(in_ch, out_ch, 2, stride=2)
+        self.crop = Crop()
+        self.concat = Concat()
+        self.conv = double_conv(2 * out_ch, out_ch)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        up = self.up(x)
+        return self.conv(self.concat(self.crop(skip, up), up))
+
+
+class UNet(nn.Module):
+    """Modules registered in the order they run (the order the spec lists them)."""
+
+    def __init__(self, in_ch: int = 1, classes: int = 2, width: int = 64):
+        super().__init__()
+        widths = [width * 2 ** i for i in range(5)]  # 64 ... 1024
+        self.inc = double_conv(in_ch, widths[0])
+        self.downs = nn.ModuleList(
+            nn.Sequential(nn.MaxPool2d(2), double_conv(widths[i], widths[i + 1])) for i in range(4))
+        self.ups = nn.ModuleList(UpLevel(widths[i + 1], widths[i]) for i in reversed(range(4)))
+        self.head = nn.Conv2d(widths[0], classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [self.inc(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        x = skips.pop()
+        for up in self.ups:
+            x = up(x, skips.pop())
+        return self.head(x)
+
+
+# --------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------
 
@@ -408,6 +486,8 @@ TORCH_ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], torch.dtype
     "resnet18": (resnet18, (3, 224, 224), torch.float32),
     "resnet50": (resnet50, (3, 224, 224), torch.float32),
     "textcnn": (TextCNN, (500,), torch.int64),
+    "dcgan_generator": (dcgan_generator, (100, 1, 1), torch.float32),
+    "unet": (UNet, (1, 572, 572), torch.float32),
 }
 
 
@@ -428,9 +508,17 @@ def layer_kind(module: nn.Module) -> str:
     return getattr(module, "kind", type(module).__name__.lower())
 
 
-def layer_macs(module: nn.Module, output: torch.Tensor) -> int:
-    """Multiply-accumulates per sample; only conv/linear/sparse/rbf count."""
+def layer_macs(module: nn.Module, output: torch.Tensor, inputs: tuple = ()) -> int:
+    """Multiply-accumulates per sample; only conv/linear/sparse/rbf (and transposed conv,
+    which needs the module's `inputs`) count."""
     out_numel = output[0].numel()
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
+        # every input value times every weight of its group: input positions x C_in x
+        # C_out/groups x k (also the products the padding crops away). The conv formula
+        # below would count output positions instead (16x too many for DCGAN's first layer).
+        in_positions = math.prod(inputs[0].shape[2:])
+        return in_positions * module.in_channels * (module.out_channels // module.groups) \
+            * math.prod(module.kernel_size)
     if isinstance(module, nn.modules.conv._ConvNd):
         return out_numel * (module.in_channels // module.groups) * math.prod(module.kernel_size)
     if isinstance(module, nn.Linear):
@@ -463,7 +551,7 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], dtype: torch.dtype = t
             kind=layer_kind(module),
             output_shape=tuple(output.shape[1:]),
             params=sum(p.numel() for p in module.parameters()),
-            macs=layer_macs(module, output),
+            macs=layer_macs(module, output, _inputs),
         ))
 
     if dtype in (torch.int64, torch.int32):

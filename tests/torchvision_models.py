@@ -35,6 +35,7 @@ def _import_torchvision():
                                   "pip install --no-deps torchvision==0.29.1 (see the README's Quickstart)") from error
     import torchvision.models
     import torchvision.models.segmentation
+    import torchvision.models.video
     import torchvision.ops
 
     return torchvision
@@ -67,6 +68,7 @@ def _plain(builder: Callable[..., nn.Module]) -> Callable[[], nn.Module]:
 
 
 IMAGE = (3, 224, 224)
+CLIP = (3, 16, 112, 112)  # channels, frames, height, width: the video models' input
 
 TORCHVISION_ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], torch.dtype]] = {
     "regnet_x_400mf": (_plain(models.regnet_x_400mf), IMAGE, torch.float32),
@@ -75,6 +77,7 @@ TORCHVISION_ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], torch
     "efficientnet_b0": (_plain(models.efficientnet_b0), IMAGE, torch.float32),
     "convnext_tiny": (_plain(models.convnext_tiny), IMAGE, torch.float32),
     "deeplabv3_resnet50": (deeplabv3_resnet50, IMAGE, torch.float32),
+    "r3d_18": (_plain(models.video.r3d_18), CLIP, torch.float32),
 }
 
 # Functions a model calls that are one cnncalc layer: traced as one op (graph_twin's `wrap`).
@@ -83,12 +86,13 @@ WRAPPED = {
 }
 
 
-def twin_ops(stem: str, batch: int = 1):
+def twin_ops(stem: str, batch: int = 1, shape: tuple | None = None):
     """(model, its ops as graph_twin.graph_ops traces them) for a TORCHVISION_ZOO stem: a
-    new model each call (seeded), so that a test may load weights into it."""
+    new model each call (seeded), so that a test may load weights into it. `shape`: another
+    per-sample input shape to trace it at (default the zoo's)."""
     from graph_twin import graph_ops
 
-    build, shape, dtype = TORCHVISION_ZOO[stem]
+    build, zoo_shape, dtype = TORCHVISION_ZOO[stem]
     torch.manual_seed(0)
     model = build().eval()
-    return model, graph_ops(model, shape, dtype, batch=batch, wrap=WRAPPED.get(stem, ()))
+    return model, graph_ops(model, shape or zoo_shape, dtype, batch=batch, wrap=WRAPPED.get(stem, ()))
