@@ -64,3 +64,10 @@ def refused_at(tmp_path, layer: str, at: str, words: str, input_shape: str = "[8
     column = text.splitlines()[3].index(at) + 1
     assert f"{path}:4:{column}: error:" in result.stderr, result.stderr
     assert words in result.stderr, result.stderr
+
+
+def verifies(tmp_path, text: str, *args: str) -> None:
+    """`cnncalc verify` on the spec `text` (batch 3 unless `args` say) exits 0: every layer agrees."""
+    result = invoke("verify", str(write_spec(tmp_path, text)), *(args or ("--batch", "3")))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "verified" in result.output

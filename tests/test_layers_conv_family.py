@@ -29,25 +29,10 @@ import cnncalc
 from cnncalc import SpecError
 from cnncalc.backend.namespace import namespace
 
-from case_types import ForwardCase, TorchCase
-from helpers import invoke, refused_at, write_spec
+from case_types import ForwardCase, SparseConv, TorchCase, windowed
+from helpers import invoke, refused_at, verifies, write_spec
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
-
-
-class SparseConv3d(nn.Module):
-    """A connection table in 3-D: output map j convolves only the input maps in connections[j]."""
-
-    def __init__(self, connections, kernel, bias=True):
-        super().__init__()
-        self.connections = connections
-        self.weight = nn.ParameterList(nn.Parameter(torch.zeros(len(row), *kernel)) for row in connections)
-        self.bias = nn.Parameter(torch.zeros(len(connections))) if bias else None
-
-    def forward(self, x):
-        maps = [F.conv3d(x[:, list(row)], w.unsqueeze(0)) for row, w in zip(self.connections, self.weight)]
-        out = torch.cat(maps, dim=1)
-        return out if self.bias is None else out + self.bias.view(1, -1, 1, 1, 1)
 
 
 TABLE = [[0, 1], [1, 2, 3], [3], [0, 1, 2, 3]]
@@ -77,7 +62,7 @@ TORCH_CASES = [
     TorchCase("conv3d-depthwise", (6, 5, 6, 7), {"type": "conv3d", "out_channels": 12, "kernel_size": 3, "groups": 6},
               lambda: nn.Conv3d(6, 12, 3, groups=6)),
     TorchCase("conv3d-connections", (4, 5, 6, 6), {"type": "conv3d", "kernel_size": 2, "connections": TABLE},
-              lambda: SparseConv3d(TABLE, (2, 2, 2))),
+              lambda: SparseConv(TABLE, (2, 2, 2))),
     # --- 3-D pooling ---
     TorchCase("maxpool3d", (3, 9, 10, 11), {"type": "maxpool3d", "kernel_size": 3, "stride": 2, "padding": 1,
                                              "dilation": [1, 2, 1], "ceil_mode": True},
@@ -425,31 +410,8 @@ def test_transposed_convolution_of_any_arguments_matches_torch(case):
     _matches_torch(case)
 
 
-@st.composite
-def _windowed3d(draw):
-    """conv3d, maxpool3d or avgpool3d with random arguments on a small input."""
-    kind = draw(st.sampled_from(["conv3d", "maxpool3d", "avgpool3d"]))
-    kernel = [draw(st.integers(1, 4)) for _ in range(3)]
-    stride = [draw(st.integers(1, 3)) for _ in range(3)]
-    padding = [draw(st.integers(0, k // 2)) for k in kernel]
-    dilation = [draw(st.integers(1, 2)) for _ in range(3)] if kind != "avgpool3d" else [1, 1, 1]
-    spatial = [draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 9)) for k, p, d in zip(kernel, padding, dilation)]
-    args = {"kernel_size": kernel, "stride": stride, "padding": padding}
-    if kind == "conv3d":
-        args |= {"out_channels": 2, "dilation": dilation}
-        fn = lambda xs, p: F.conv3d(xs[0], p["weight"], p["bias"], stride, padding, dilation)  # noqa: E731
-    elif kind == "maxpool3d":
-        args |= {"dilation": dilation, "ceil_mode": draw(st.booleans())}
-        fn = lambda xs, p: F.max_pool3d(xs[0], kernel, stride, padding, dilation, args["ceil_mode"])  # noqa: E731
-    else:
-        args |= {"ceil_mode": draw(st.booleans()), "count_include_pad": draw(st.booleans())}
-        fn = lambda xs, p: F.avg_pool3d(xs[0], kernel, stride, padding, args["ceil_mode"],  # noqa: E731
-                                        args["count_include_pad"])
-    return ForwardCase(kind, kind, args, [(2, *spatial)], fn)
-
-
 @settings(max_examples=100, deadline=None)
-@given(_windowed3d())
+@given(windowed(rank=3, max_kernel=4, max_size=9))
 def test_3d_windows_of_any_arguments_match_torch(case):
     from cnncalc.layers import REGISTRY
 
@@ -645,6 +607,4 @@ def test_verify_runs_the_family(tmp_path):
             "  - {name: a, type: adaptive_avgpool3d, output_size: [1, 3, 3]}\n"
             "  - {type: adaptive_maxpool3d, output_size: [1, 2, 2], from: a}\n"
             "  - {type: global_avg_pool}\n")
-    result = invoke("verify", str(write_spec(tmp_path, text)), "--batch", "3")
-    assert result.exit_code == 0, result.output + result.stderr
-    assert "verified" in result.output
+    verifies(tmp_path, text)

@@ -26,7 +26,7 @@ import cnncalc
 from cnncalc import SpecError
 
 from case_types import ForwardCase, TorchCase, fn
-from helpers import invoke, refused_at, write_spec
+from helpers import refused_at, verifies
 
 try:  # the twins torchvision defines, when it is installed; else the same code, copied
     from torchvision.models.convnext import LayerNorm2d as _LayerNorm2d
@@ -487,6 +487,4 @@ def test_verify_runs_the_family(tmp_path):
             "  - {type: scale}\n  - {type: reshape, shape: [8, 2, 3, 6]}\n  - {type: batchnorm3d}\n"
             "  - {type: dropout3d}\n  - {type: instance_norm, track_running_stats: true}\n"
             "  - {type: mean, axes: [1, 2]}\n  - {type: dropout1d}\n  - {type: layer_norm}\n")
-    result = invoke("verify", str(write_spec(tmp_path, text)), "--batch", "3")
-    assert result.exit_code == 0, result.output + result.stderr
-    assert "verified" in result.output
+    verifies(tmp_path, text)

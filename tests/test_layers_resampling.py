@@ -29,7 +29,7 @@ from cnncalc.layers import REGISTRY
 from cnncalc.layers.resampling import scaled_length
 
 from case_types import ForwardCase, TorchCase, fn
-from helpers import invoke, refused_at, write_spec
+from helpers import invoke, refused_at, verifies, write_spec
 
 
 def interp(**options):
@@ -613,9 +613,7 @@ def test_verify_runs_the_family(tmp_path):
             "  - {type: pad, pad: 1, value: 0.5}\n  - {name: c, type: crop, size: [5, 5]}\n"
             "  - {type: reshape, shape: [8, 5, 5, 1]}\n  - {type: upsample, scale_factor: [1, 2, 3], mode: trilinear}\n"
             "  - {type: reshape, shape: [8, 5, 30]}\n  - {type: upsample, size: [3, 7]}\n")
-    result = invoke("verify", str(write_spec(tmp_path, text)), "--batch", "3")
-    assert result.exit_code == 0, result.output + result.stderr
-    assert "verified" in result.output
+    verifies(tmp_path, text)
 
 
 @pytest.mark.parametrize("shape", [(1, 3), (1, 2, 5), (1, 3, 5), (1, 2, 3, 5)], ids=str)

@@ -24,7 +24,7 @@ import cnncalc
 from cnncalc import SpecError
 from cnncalc.layers import REGISTRY
 
-from case_types import batched, fn
+from case_types import SparseConv, batched, fn
 from case_types import TorchCase as Case
 from families import family_cases
 
@@ -61,21 +61,6 @@ class RBF(nn.Module):
 
     def forward(self, x):
         return ((x.unsqueeze(-2) - self.weight) ** 2).sum(-1)
-
-
-class SparseConv2d(nn.Module):
-    """LeNet-5 C3: output map j convolves only the input maps listed in connections[j]."""
-
-    def __init__(self, connections, kernel, bias=True):
-        super().__init__()
-        self.connections = connections
-        self.weight = nn.ParameterList(nn.Parameter(torch.zeros(len(row), *kernel)) for row in connections)
-        self.bias = nn.Parameter(torch.zeros(len(connections))) if bias else None
-
-    def forward(self, x):
-        maps = [F.conv2d(x[:, list(row)], w.unsqueeze(0)) for row, w in zip(self.connections, self.weight)]
-        out = torch.cat(maps, dim=1)
-        return out if self.bias is None else out + self.bias.view(1, -1, 1, 1)
 
 
 # ---------------------------------------------------------------------------
@@ -122,10 +107,10 @@ CASES = [
          lambda: nn.Conv2d(8, 16, 3, groups=8)),
     Case("conv2d-connections", (6, 14, 14), {"type": "conv2d", "kernel_size": 5,
                                              "connections": [[0, 1, 2], [1, 2, 3, 4], [0, 5], [0, 1, 2, 3, 4, 5]]},
-         lambda: SparseConv2d([[0, 1, 2], [1, 2, 3, 4], [0, 5], [0, 1, 2, 3, 4, 5]], (5, 5))),
+         lambda: SparseConv([[0, 1, 2], [1, 2, 3, 4], [0, 5], [0, 1, 2, 3, 4, 5]], (5, 5))),
     Case("conv2d-connections-nobias", (3, 8, 8), {"type": "conv2d", "kernel_size": [3, 2], "bias": False,
                                                   "connections": [[2], [0, 1]]},
-         lambda: SparseConv2d([[2], [0, 1]], (3, 2), bias=False)),
+         lambda: SparseConv([[2], [0, 1]], (3, 2), bias=False)),
     # --- dense ---
     Case("linear-1d", (20,), {"type": "linear", "out_features": 7}, lambda: nn.Linear(20, 7)),
     Case("linear-3d", (4, 5, 20), {"type": "linear", "out_features": 7, "bias": False, "in_features": 20},

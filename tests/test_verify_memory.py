@@ -39,6 +39,7 @@ from cnncalc.network import INPUT
 from cnncalc.language.build import load, loads
 from cnncalc.summary import infer_shapes, summarize
 
+from case_types import windowed
 from helpers import ROOT, SPECS
 
 ITEMSIZE = 4  # float32
@@ -93,31 +94,8 @@ def test_wide_windows_match_torch(case, backend):
     layer_cases.test_forward_matches_torch(case, namespace(backend))
 
 
-@st.composite
-def _windowed(draw):
-    """A random conv or pooling on a small 2-D input, kernels often wider than the windows."""
-    kind = draw(st.sampled_from(["conv2d", "maxpool2d", "avgpool2d"]))
-    kernel = [draw(st.integers(1, 7)) for _ in range(2)]
-    stride = [draw(st.integers(1, 3)) for _ in range(2)]
-    padding = [draw(st.integers(0, k // 2)) for k in kernel]
-    dilation = [draw(st.integers(1, 2)) for _ in range(2)] if kind != "avgpool2d" else [1, 1]
-    spatial = [draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 16)) for k, p, d in zip(kernel, padding, dilation)]
-    args = {"kernel_size": kernel, "stride": stride, "padding": padding}
-    if kind == "conv2d":
-        args |= {"out_channels": 2, "dilation": dilation}
-        fn = lambda xs, p: F.conv2d(xs[0], p["weight"], p["bias"], stride, padding, dilation)  # noqa: E731
-    elif kind == "maxpool2d":
-        args |= {"dilation": dilation, "ceil_mode": draw(st.booleans())}
-        fn = lambda xs, p: F.max_pool2d(xs[0], kernel, stride, padding, dilation, args["ceil_mode"])  # noqa: E731
-    else:
-        args |= {"ceil_mode": draw(st.booleans()), "count_include_pad": draw(st.booleans())}
-        fn = lambda xs, p: F.avg_pool2d(xs[0], kernel, stride, padding, args["ceil_mode"],  # noqa: E731
-                                        args["count_include_pad"])
-    return _case(kind, kind, args, [(2, *spatial)], fn)
-
-
 @settings(max_examples=150, deadline=None)
-@given(_windowed())
+@given(windowed(rank=2, max_kernel=7, max_size=16))
 def test_windows_of_any_width_match_torch(case):
     try:
         layer_cases.build(case).output_shape(*case.inputs)

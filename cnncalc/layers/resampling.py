@@ -274,7 +274,7 @@ class _Rearrange(Layer):
         return 0
 
 
-def _check_factor(layer: Layer, name: str, factor: int, size: int, what: str):
+def _check_factor(name: str, factor: int, size: int, what: str):
     if size % factor:
         raise SpecError(f"{what} ({size}) is not divisible by {name} ({factor})", arg=name,
                         hint=f"the {what} must be a multiple of {factor}")
@@ -291,7 +291,7 @@ class PixelShuffle(_Rearrange):
         if len(x) < 3:
             self.require_rank(x, 3, "[C, H, W]")
         r = self.upscale_factor
-        _check_factor(self, "upscale_factor", r * r, x[-3], "the channel count")
+        _check_factor("upscale_factor", r * r, x[-3], "the channel count")
         return (*x[:-3], x[-3] // (r * r), x[-2] * r, x[-1] * r)
 
     def forward(self, ops, params, x):
@@ -314,8 +314,8 @@ class PixelUnshuffle(_Rearrange):
         if len(x) < 3:
             self.require_rank(x, 3, "[C, H, W]")
         r = self.downscale_factor
-        _check_factor(self, "downscale_factor", r, x[-2], "the height")
-        _check_factor(self, "downscale_factor", r, x[-1], "the width")
+        _check_factor("downscale_factor", r, x[-2], "the height")
+        _check_factor("downscale_factor", r, x[-1], "the width")
         return (*x[:-3], x[-3] * r * r, x[-2] // r, x[-1] // r)
 
     def forward(self, ops, params, x):
@@ -339,7 +339,7 @@ class ChannelShuffle(_Rearrange):
         if len(x) < 2:
             raise SpecError(f"channel_shuffle expects [C, ...] with at least one axis after the channels, "
                             f"got {shape_str(x)}", hint="as PyTorch, which needs [N, C, ...]")
-        _check_factor(self, "groups", self.groups, x[0], "the channel count")
+        _check_factor("groups", self.groups, x[0], "the channel count")
         return x
 
     def forward(self, ops, params, x):
