@@ -513,6 +513,81 @@ def test_blocks_are_rows_of_the_outer_axes(monkeypatch):
                       for s in range(2) for i in range(2) for j in (0, 2)]
 
 
+BY_ROWS = [  # stride and dilation 1 on the outer axis; anything on the inner ones
+    ForwardCase("conv3d-rows", "conv3d", {"out_channels": 6, "kernel_size": 3, "stride": [1, 2, 1], "padding": 1},
+                [(8, 6, 20, 20)], lambda xs, p: F.conv3d(xs[0], p["weight"], p["bias"], (1, 2, 1), 1)),
+    ForwardCase("conv3d-rows-groups-dilated", "conv3d", {"out_channels": 4, "kernel_size": [2, 3, 3], "groups": 2,
+                                                         "dilation": [1, 2, 2], "padding": [1, 2, 0], "bias": False},
+                [(6, 5, 9, 10)], lambda xs, p: F.conv3d(xs[0], p["weight"], None, 1, (1, 2, 0), (1, 2, 2), 2)),
+    ForwardCase("conv2d-rows-strided-inner", "conv2d", {"out_channels": 5, "kernel_size": [3, 2], "stride": [1, 2],
+                                                        "dilation": [1, 2]}, [(4, 9, 11)],
+                lambda xs, p: F.conv2d(xs[0], p["weight"], p["bias"], (1, 2), 0, (1, 2))),
+    ForwardCase("conv2d-rows-same-even", "conv2d", {"out_channels": 6, "kernel_size": 4, "padding": "same",
+                                                    "groups": 3}, [(3, 7, 6)],
+                lambda xs, p: F.conv2d(xs[0], p["weight"], p["bias"], padding="same", groups=3)),
+]
+
+
+def _rows_everywhere(monkeypatch):
+    """Every convolution that may run a row of its outer axis at a time does."""
+    from cnncalc.layers import conv
+
+    for name in ("COLUMN_BLOCK", "ROW_POSITIONS", "ROW_DEPTH"):
+        monkeypatch.setattr(conv, name, 1)
+
+
+@pytest.mark.parametrize("case", BY_ROWS, ids=[c.id for c in BY_ROWS])
+@pytest.mark.parametrize("backend", ["numpy", "array_api_strict"])
+def test_convolutions_by_rows_of_the_outer_axis_match_torch(case, backend, monkeypatch):
+    from cnncalc.layers import REGISTRY
+
+    _rows_everywhere(monkeypatch)
+    layer = REGISTRY[case.type].from_spec(dict(case.args), evaluate=None)
+    assert layer.rows_of_outer_axis(case.inputs[0][0], layer.output_shape(*case.inputs)[1:])
+    _matches_torch(case, backend)
+
+
+@pytest.mark.parametrize("case", BY_ROWS, ids=[c.id for c in BY_ROWS])
+def test_convolutions_by_rows_stay_within_their_workspace(case, monkeypatch):
+    """k input rows' columns at most are alive at once, as the workspace says, and a
+    batch runs a sample at a time once the columns exceed a block."""
+    import test_verify_memory as memory
+    from cnncalc.layers import REGISTRY
+
+    _rows_everywhere(monkeypatch)
+    layer = REGISTRY[case.type].from_spec(dict(case.args), evaluate=None)
+    out = tuple(layer.output_shape(*case.inputs))
+    batch = 3
+    workspace = layer.workspace(batch, out, *case.inputs)
+    peak, y = memory._forward_peak(layer, case, batch)
+    assert tuple(y.shape[1:]) == out
+    assert peak <= (batch * math.prod(out) + workspace) * memory.ITEMSIZE + memory.SLACK
+    assert workspace <= 3 * peak + memory.SLACK
+
+
+def test_rows_of_the_outer_axis_where_each_input_row_serves_k_output_rows():
+    """R3D-18's 64-channel convolutions run by rows (each input row's 9-tap columns made
+    once instead of three times); not where the outer axis is strided or dilated (an input
+    row would serve fewer output rows), nor for small rows or shallow sums (measured slower)."""
+    from cnncalc.layers import REGISTRY
+
+    def by_rows(x, **args):
+        layer = REGISTRY[args.pop("type", "conv3d")].from_spec({"out_channels": 64, "kernel_size": 3, **args},
+                                                                 evaluate=None)
+        return layer.rows_of_outer_axis(x[0], layer.output_shape(x)[1:])
+
+    assert by_rows((64, 16, 56, 56), padding=1)
+    assert not by_rows((64, 16, 56, 56), padding=1, stride=[2, 1, 1])
+    assert not by_rows((64, 16, 56, 56), padding=[2, 1, 1], dilation=[2, 1, 1])
+    assert not by_rows((64, 16, 56, 56), kernel_size=[1, 3, 3], padding=[0, 1, 1])
+    assert not by_rows((3, 16, 112, 112), kernel_size=[3, 7, 7], padding=[1, 3, 3])  # 147 products a sum
+    assert not by_rows((512, 2, 7, 7), padding=1)  # rows of 49 positions
+    assert not by_rows((64, 3000), type="conv1d")
+    assert not by_rows((6, 16, 56, 56), connections=[[0, 1]] * 64)
+    assert by_rows((256, 300, 300), type="conv2d", padding=1)  # a wide 2-D image with deep sums
+    assert not by_rows((64, 572, 572), type="conv2d")  # U-Net's: 192 products a sum (measured slower)
+
+
 # ---------------------------------------------------------------------------
 # hostile input through the CLI: exit 2, file:line:col, no traceback; bounded time
 # ---------------------------------------------------------------------------

@@ -58,9 +58,15 @@ class Ops:
         if all(left == 0 and right == 0 for left, right in pads):
             return x
         lead = x.ndim - len(pads)
-        shape = (*x.shape[:lead], *(n + left + right for n, (left, right) in zip(x.shape[lead:], pads)))
-        out = self.xp.full(shape, value, dtype=x.dtype)
-        out[(..., *(slice(left, left + n) for n, (left, _) in zip(x.shape[lead:], pads)))] = x
+        sizes = x.shape[lead:]
+        shape = (*x.shape[:lead], *(n + left + right for n, (left, right) in zip(sizes, pads)))
+        out = self.xp.empty(shape, dtype=x.dtype)
+        out[(..., *(slice(left, left + n) for n, (left, _) in zip(sizes, pads)))] = x
+        # then only the margins are filled (a whole-array fill would cost a pass over it)
+        for axis, (n, (left, right)) in enumerate(zip(sizes, pads)):
+            before = (slice(None),) * (lead + axis)
+            out[(*before, slice(0, left), ...)] = value
+            out[(*before, slice(left + n, left + n + right), ...)] = value
         return out
 
     @staticmethod

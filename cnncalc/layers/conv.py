@@ -15,8 +15,11 @@ COLUMN_BLOCK = 1 << 21
 # output positions of a block at least (unless one sample has fewer), so that the
 # weights are read once for many positions
 MIN_POSITIONS = 256
-
-
+# a convolution runs a row of its outer axis at a time (rows_of_outer_axis) only where each
+# row's GEMM has at least ROW_POSITIONS columns and ROW_DEPTH products a sum, so that it
+# still runs at full speed (measured: below these, whole columns are faster)
+ROW_POSITIONS = 256
+ROW_DEPTH = 512
 
 def block_samples(batch: int, columns: int) -> int:
     """Samples per block (`columns`: working elements per sample): all of them while they
@@ -153,6 +156,17 @@ class _Conv(Layer):
     def columns_are_a_view(self) -> bool:
         return prod(self.kernel_size) == 1 and all(s == 1 for s in self.stride)
 
+    def rows_of_outer_axis(self, channels: int, lengths) -> bool:
+        """Whether to run a row of the outer axis at a time (forward_by_rows): for a dense
+        kernel wider than 1 on that axis, with stride and dilation 1 there, over large rows
+        whose sample's columns would not fit one block. Each input row's columns are then
+        made once and serve the k output rows that read them: k times fewer copies."""
+        inner_taps = prod(self.kernel_size[1:])
+        return (self.connections is None and self.rank > 1 and self.kernel_size[0] > 1
+                and self.stride[0] == 1 and self.dilation[0] == 1
+                and prod(lengths[1:]) >= ROW_POSITIONS and channels // self.groups * inner_taps >= ROW_DEPTH
+                and channels * prod(self.kernel_size) * prod(lengths) > COLUMN_BLOCK)
+
     def workspace(self, batch, out, x):
         """The padded input (when padded) and, per block (blocking), the im2col columns
         (none when they are a view of the input), for a connection table the input maps one
@@ -160,6 +174,12 @@ class _Conv(Layer):
         into the output (when there is more than one block)."""
         padded = prod(n + left + right for n, (left, right) in zip(x[1:], self.paddings())) * x[0]
         taps, lengths = prod(self.kernel_size), out[1:]
+        if self.rows_of_outer_axis(x[0], lengths):
+            row, kept = prod(lengths[1:]), self.kernel_size[0]
+            per_sample = kept * x[0] * (taps // kept) * row + 2 * out[0] * row  # k rows' columns, result, sum
+            samples = block_samples(batch, per_sample)
+            weights = out[0] * (x[0] // self.groups) * taps  # regrouped by outer offset
+            return batch * (padded if padded != prod(x) else 0) + samples * per_sample + weights
         per_position = 0 if self.columns_are_a_view() else x[0] * taps
         samples, axis, rows = blocking(batch, lengths, per_position)
         positions = block_positions(lengths, axis, rows)  # per sample of a block
@@ -181,6 +201,8 @@ class _Conv(Layer):
         taps = prod(self.kernel_size)
         padded = ops.pad(x, self.paddings())
         lengths = ops.window_counts(padded.shape[2:], self.kernel_size, self.stride, self.dilation)
+        if self.rows_of_outer_axis(channels, lengths):
+            return self.forward_by_rows(ops, params, padded, lengths)
         weights = self.gemm_weights(params, channels)
         samples, axis, rows = blocking(batch, lengths, 0 if self.columns_are_a_view() else channels * taps)
         reach = [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation)]
@@ -201,6 +223,45 @@ class _Conv(Layer):
                     part, (part.shape[0], part.shape[1], *sizes, *lengths[axis + 1:]))
             del part
         y = xp.reshape(y, (batch, -1, *lengths))
+        if self.bias:
+            y += xp.reshape(params("bias", (y.shape[1],)), (-1, *(1 for _ in lengths)))
+        return y
+
+    def forward_by_rows(self, ops, params, padded, lengths):
+        """A row of the outer axis at a time: output row o is the sum over the kernel's
+        outer offsets t of a GEMM with the inner-axes columns of input row o + t. Those
+        columns are made once per input row and kept while a later output row still reads
+        them (k rows at most). Samples a block: as many as fit COLUMN_BLOCK."""
+        xp = ops.xp
+        batch, channels = padded.shape[0], padded.shape[1]
+        kept, inner = self.kernel_size[0], self.kernel_size[1:]
+        inner_taps, row = prod(inner), prod(lengths[1:])
+        weight = params("weight", (self.out_channels, channels // self.groups, *self.kernel_size))
+        # one [out, in/groups * inner taps] matrix per outer offset, contiguous (one copy in all)
+        by_offset = xp.reshape(xp.permute_dims(weight, (2, 0, 1, *range(3, weight.ndim))),
+                               (kept, self.out_channels, -1))
+        y = xp.empty((batch, self.out_channels, lengths[0], row), dtype=padded.dtype)
+        samples = block_samples(batch, kept * channels * inner_taps * row + 2 * self.out_channels * row)
+        for first in range(0, batch, samples):
+            cut = slice(first, min(batch, first + samples))
+            columns = {}  # input row -> its columns [n, C, inner taps, row]
+            for o in range(lengths[0]):
+                columns.pop(o - 1, None)  # read by no later output row
+                total = None
+                for t in range(kept):
+                    if o + t not in columns:
+                        cols = ops.im2col(padded[cut, :, o + t, ...], inner, self.stride[1:], self.dilation[1:])
+                        columns[o + t] = xp.reshape(cols, (cols.shape[0], channels, inner_taps, row))
+                    part = self.gemm(ops, by_offset[t, ...], columns[o + t])
+                    if total is None:
+                        total = part
+                    else:
+                        total += part
+                    del part
+                y[cut, :, o, ...] = total
+                del total
+            del columns
+        y = xp.reshape(y, (batch, self.out_channels, *lengths))
         if self.bias:
             y += xp.reshape(params("bias", (y.shape[1],)), (-1, *(1 for _ in lengths)))
         return y
