@@ -16,10 +16,14 @@ from typing import List, Optional
 import typer
 
 from .diagnostics import Diagnostic, UsageError
+from .export import TARGETS as EXPORT_TARGETS
 from .render.check import FORMATS as check_formats
+from .render.explain import FORMATS as explain_formats
 from .render.console import console
+from .render.diff import FORMATS as diff_formats
 from .render.summary import FORMATS as summary_formats
 from .render.verify import FORMATS as verify_formats
+from .training import OPTIMIZERS, PRECISIONS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Exact shapes, parameters, MACs and FLOPs of CNNs described in YAML.")
@@ -48,6 +52,13 @@ Format = _choices("Format", summary_formats)
 CheckFormat = _choices("CheckFormat", check_formats)
 VerifyFormat = _choices("VerifyFormat", verify_formats)
 VerifyDtype = _choices("VerifyDtype", ("float32", "float64"))
+TrainingOptimizer = _choices("TrainingOptimizer", OPTIMIZERS)
+TrainingPrecision = _choices("TrainingPrecision", PRECISIONS)
+SizesFormat = _choices("SizesFormat", ("table", "json"))
+RankFigure = _choices("RankFigure", ("params", "macs", "flops"))
+ExplainFormat = _choices("ExplainFormat", explain_formats)
+DiffFormat = _choices("DiffFormat", diff_formats)
+ExportTarget = _choices("ExportTarget", EXPORT_TARGETS)
 
 
 class OutputError(Diagnostic):
@@ -112,17 +123,13 @@ def parse_overrides(pairs: list) -> dict:
 
 
 def parse_shape(text: str | None):
+    """--input: sizes (3,224,224), names for symbolic sizes (3,H,W), or ranges for a sweep
+    (3,224..640..32: first..last..step, one shape per size)."""
     if text is None:
         return None
-    try:
-        dims = [int(part) for part in text.replace("x", ",").split(",") if part.strip()]
-    except ValueError:
-        raise UsageError(f"--input expects sizes such as 3,224,224, got {text!r}") from None
-    if not dims:
-        raise UsageError(f"--input expects sizes such as 3,224,224, got {text!r}")
-    if any(d < 1 for d in dims):
-        raise UsageError(f"--input sizes must be positive, got {text!r}")
-    return dims
+    from .sweep import parse_input
+
+    return parse_input(text)
 
 
 def load_network(spec: str, overrides: list, input_shape: str | None):
@@ -149,16 +156,39 @@ def _as_written(network, spec: str, variables: list, input_shape: str | None) ->
                    if written.variables.get(name) != network.variables.get(name)]
         changed += [f"--input {input_shape}"] if tuple(written.input_shape) != tuple(network.input_shape) else []
     if changed:
-        from .render import diagnostics
-
-        diagnostics.show(console(stderr=True), Diagnostic(
-            f"expect: not checked: {' '.join(changed)} change{'s' if len(changed) == 1 else ''} the network",
-            severity="note"))
+        _note(f"expect: not checked: {' '.join(changed)} change{'s' if len(changed) == 1 else ''} the network")
     return not changed
+
+
+def _note(text: str) -> None:
+    from .render import diagnostics
+
+    diagnostics.show(console(stderr=True), Diagnostic(text, severity="note"))
 
 
 SetOption = typer.Option(None, "--set", metavar="NAME=VALUE", help="Override a variable of the spec's vars:.")
 InputOption = typer.Option(None, "--input", metavar="C,H,W", help="Override the spec's input shape.")
+
+
+def _training_memory(result, optimizer, precision):
+    from .training import training_memory
+
+    return training_memory(result, optimizer.value if optimizer else "adam", precision.value if precision else "fp32")
+
+
+def _training_limit(output_format: str, max_batch: str | None, shape) -> int | None:
+    """--training's checks before any work: a format that has room for it, one input
+    shape; the size of --max-batch in bytes (None without it)."""
+    from .render.training import FORMATS as training_formats
+    from .training import parse_size
+
+    if output_format not in training_formats:
+        raise UsageError(f"--training is not offered with --format {output_format}: CSV has one row per layer",
+                         hint=f"use --format {' or '.join(training_formats)}")
+    if shape is not None and any(isinstance(size, range) for size in shape):
+        raise UsageError("--training needs one input shape, not a sweep of sizes",
+                         hint="give --input as sizes, e.g. 3,224,224")
+    return None if max_batch is None else parse_size(max_batch)
 
 
 @app.command()
@@ -169,7 +199,23 @@ def summary(
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size: scales MACs, FLOPs and activation memory."),
     depth: Optional[int] = typer.Option(None, "--depth", min=1,
                                         help="Show N levels of blocks: deeper instances fold into one row each."),
+    rf: bool = typer.Option(False, "--rf", help="Also each layer's receptive field: size, jump and offset per "
+                                                "spatial axis of the input."),
+    percent: bool = typer.Option(False, "--percent", help="Also each row's share of the params and MACs."),
+    by_type: bool = typer.Option(False, "--by-type", help="One row per layer type: its layers' figures summed."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, metavar="N", help="Only the N heaviest rows (--rank)."),
+    rank: RankFigure = typer.Option(RankFigure.macs, "--rank", help="The figure --top ranks by."),
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    training: bool = typer.Option(False, "--training",
+                                  help="Also the memory of a training step: weights, gradients, optimizer state, "
+                                       "saved activations, and the peak at --batch."),
+    optimizer: Optional[TrainingOptimizer] = typer.Option(None, "--optimizer",
+                                                          help="For --training (implies it); default adam."),
+    precision: Optional[TrainingPrecision] = typer.Option(None, "--precision",
+                                                          help="For --training (implies it); default fp32."),
+    max_batch: Optional[str] = typer.Option(None, "--max-batch", metavar="SIZE",
+                                            help="For --training (implies it): the largest batch whose peak fits "
+                                                 "in SIZE: 24GB (10^9 bytes each), 24GiB (2^30 bytes each), 512MB."),
 ) -> None:
     """Print every layer's output shape, parameters, MACs and FLOPs, and the totals."""
 
@@ -179,17 +225,113 @@ def summary(
         from .render import summary as render
         from .summary import summarize
 
+        shape = parse_shape(input_shape)
+        training_on = training or any(flag is not None for flag in (optimizer, precision, max_batch))
+        limit = _training_limit(output_format.value, max_batch, shape) if training_on else None
+        if rf and (training_on or shape is not None and any(isinstance(size, range) for size in shape)):
+            raise UsageError("--rf shows the receptive fields of one network: not with --training or an "
+                             "--input range")
+        if shape is not None and any(isinstance(size, range) for size in shape):
+            from .render import sweep as render_sweep
+            from .sweep import sweep
+
+            rows = sweep(spec, shape, parse_overrides(variables), batch)
+            with _writing():
+                render_sweep.show(sys.stdout, output_format.value, rows)
+            return 0
         network = load_network(spec, variables, input_shape)
         result = summarize(network, batch=batch)
         # expect: describes the spec as written, per sample (as `check` sees it): checked
         # whatever --batch says, and not at all when --set or --input change the network
         outcomes = []
         if network.expect and _as_written(network, spec, variables, input_shape):
-            outcomes = check(result if batch == 1 else summarize(network), network.expect)
+            if result.symbolic:
+                _note("expect: not checked: the input is symbolic, the figures are formulas")
+            else:
+                outcomes = check(result if batch == 1 else summarize(network), network.expect)
         rows = result.layers if depth is None else fold(result.layers, depth)
+        if by_type:
+            from .cost import type_rows
+
+            if depth is not None or rf:
+                raise UsageError("--by-type sums whole types: not with --depth or --rf")
+            rows = type_rows(result.layers)
+        if top is not None:
+            from .cost import heaviest
+
+            if rf:
+                raise UsageError("--top reorders the rows: not with --rf, whose fields follow the network's order")
+            rows = heaviest(rows, top, rank.value)
+        fields = None
+        if rf:
+            from .receptive import row_fields
+
+            fields = row_fields(result, depth)
+        memory = _training_memory(result, optimizer, precision) if training_on else None
         with _writing():
-            render.show(sys.stdout, output_format.value, result, rows, outcomes)
-        return 1 if any(not outcome.ok for outcome in outcomes) else 0
+            if memory is None:
+                render.show(sys.stdout, output_format.value, result, rows, outcomes, fields, percent)
+            else:
+                from .render import training as render_training
+
+                render_training.show(sys.stdout, output_format.value, result, rows, outcomes, memory, limit)
+        unfit = limit is not None and memory.max_batch(limit) == 0  # not even one sample fits: a budget not met
+        return 1 if unfit or any(not outcome.ok for outcome in outcomes) else 0
+
+    run(action)
+
+
+@app.command()
+def sizes(
+    spec: str = typer.Argument(..., metavar="SPEC", help="A YAML network spec."),
+    size_range: str = typer.Option("1..1024", "--range", metavar="FIRST..LAST",
+                                   help="The sizes to try, on every spatial axis at once."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="S,S,...",
+                                     help="Also print MACs and memory at these sizes."),
+    variables: Optional[List[str]] = SetOption,
+    batch: int = typer.Option(1, "--batch", min=1, help="Batch size for --at's figures."),
+    output_format: SizesFormat = typer.Option(SizesFormat.table, "--format", "-f", help="Output format."),
+) -> None:
+    """Which input sizes the network takes: the valid ones, the smallest, the pattern."""
+
+    def action():
+        from .render import sweep as render
+        from .sweep import parse_input, summaries_at, valid_sizes
+
+        first_last = parse_input(size_range)
+        if len(first_last) != 1 or not isinstance(first_last[0], range) or first_last[0].step != 1:
+            raise UsageError(f"--range expects FIRST..LAST, got {size_range!r}", hint="e.g. --range 32..1024")
+        report = valid_sizes(spec, parse_overrides(variables), first_last[0].start, first_last[0].stop - 1)
+        rows = []
+        if at is not None:
+            picked = parse_input(at)
+            if not all(isinstance(size, int) for size in picked):
+                raise UsageError(f"--at expects sizes such as 224,320,512, got {at!r}")
+            rows = summaries_at(spec, [report.shape_at(size) for size in picked], parse_overrides(variables), batch)
+        with _writing():
+            render.show_sizes(sys.stdout, output_format.value, report, rows)
+
+    run(action)
+
+
+@app.command()
+def explain(
+    spec: str = typer.Argument(..., metavar="SPEC", help="A YAML network spec."),
+    names: Optional[List[str]] = typer.Argument(None, metavar="[LAYER]...", help="Layers to explain (default: all)."),
+    input_shape: Optional[str] = InputOption,
+    variables: Optional[List[str]] = SetOption,
+    batch: int = typer.Option(1, "--batch", min=1, help="Batch size: scales MACs, FLOPs and activation memory."),
+    output_format: ExplainFormat = typer.Option(ExplainFormat.text, "--format", "-f", help="Output format."),
+) -> None:
+    """How each figure is derived: the rule in symbols, with the layer's numbers, the result."""
+
+    def action():
+        from .explain import explain as explained
+        from .render import explain as render
+
+        result = explained(load_network(spec, variables, input_shape), names or None, batch=batch)
+        with _writing():
+            render.show(sys.stdout, output_format.value, result)
 
     run(action)
 
@@ -277,6 +419,103 @@ def verify(
         with _writing():
             render.show(console(), output_format.value, result)
         return 0 if result.ok else 1
+
+    run(action)
+
+
+@app.command()
+def diff(
+    old: str = typer.Argument(..., metavar="OLD", help="The spec before; with --rev, the spec in the working tree."),
+    new: Optional[str] = typer.Argument(None, metavar="[NEW]", help="The spec after (not with --rev)."),
+    rev: Optional[str] = typer.Option(None, "--rev", metavar="REV",
+                                      help="Compare OLD with the same file at this git revision (the before)."),
+    input_shape: Optional[str] = InputOption,
+    variables: Optional[List[str]] = SetOption,
+    batch: int = typer.Option(1, "--batch", min=1, help="Batch size of both: scales MACs, FLOPs and activation memory."),
+    depth: Optional[int] = typer.Option(None, "--depth", min=1,
+                                        help="Compare N levels of blocks: deeper instances fold into one row each."),
+    max_increase: Optional[str] = typer.Option(None, "--max-increase", metavar="PERCENT",
+                                               help="Exit 1 when params, MACs, FLOPs, parameter or activation memory "
+                                                    "grow by more than this, e.g. 5%."),
+    output_format: DiffFormat = typer.Option(DiffFormat.table, "--format", "-f", help="Output format."),
+) -> None:
+    """Show what changed between two specs, or a spec and its git revision: layers added,
+    removed and changed (matched by name), and the totals' deltas.
+
+    --set, --input and --batch apply to both. Exit 0 fine, 1 a total grew beyond
+    --max-increase, 2 an invalid spec or usage."""
+
+    def action():
+        from .diff import diff as compare, parse_percent
+        from .language.build import load
+        from .render import diff as render
+        from .summary import summarize
+
+        limit = None if max_increase is None else parse_percent(max_increase)
+        if (new is None) == (rev is None):
+            raise UsageError("diff compares two specs (OLD NEW) or one spec with a git revision (SPEC --rev REV)",
+                             hint="e.g. cnncalc diff specs/resnet18.yaml specs/resnet50.yaml, or "
+                                  "cnncalc diff specs/net.yaml --rev HEAD~1")
+        overrides, shape = parse_overrides(variables), parse_shape(input_shape)
+        if shape is not None and not all(type(size) is int for size in shape):  # a sweep's range, a symbolic size
+            raise UsageError(f"diff compares the networks at one input shape, got --input {input_shape!r}",
+                             hint="give sizes, such as --input 3,224,224")
+        if rev is None:
+            before = load(old, variables=overrides, input_shape=shape)
+            after = load(new, variables=overrides, input_shape=shape)
+        else:
+            from .revision import load_at
+
+            after = load(old, variables=overrides, input_shape=shape)
+            before = load_at(old, rev, variables=overrides, input_shape=shape)
+        result = compare(summarize(before, batch=batch), summarize(after, batch=batch), depth=depth)
+        with _writing():
+            render.show(sys.stdout, output_format.value, result, limit)
+        return 1 if limit is not None and result.exceeded(limit) else 0
+
+    run(action)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language, for editors (yaml-language-server).
+
+    The package ships it as cnncalc/spec.schema.json; both come from the layer registry."""
+
+    def action():
+        from .schema import text
+
+        with _writing():
+            sys.stdout.write(text())
+
+    run(action)
+
+
+@app.command()
+def export(
+    spec: str = typer.Argument(..., help="Path to the spec YAML."),
+    to: ExportTarget = typer.Option(..., "--to", help="The framework whose source to write."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
+    variables: List[str] = typer.Option([], "--set", help="Override a variable: NAME=VALUE (repeatable)."),
+    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the input shape, e.g. 3,128,128."),
+) -> None:
+    """Write the network as source code to train: a plain PyTorch nn.Module file.
+
+    One module attribute per spec layer, named as in the spec; one class per block."""
+
+    def action():
+        from .export import export as exported
+
+        source = exported(load_network(spec, variables, input_shape), to.value)
+        if output is None:
+            with _writing():
+                sys.stdout.write(source)
+            return
+        try:
+            with open(output, "w", encoding="utf-8") as file:
+                file.write(source)
+        except OSError as error:
+            raise OutputError(f"cannot write {output!r}: {error.strerror or error}") from None
 
     run(action)
 

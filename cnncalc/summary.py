@@ -23,7 +23,7 @@ class LayerRecord(WithFigures):
 
     def to_dict(self) -> dict:
         return {"name": self.name, "type": self.type, "inputs": list(self.inputs),
-                "output_shape": list(self.output_shape), **self.figures.to_dict()}
+                "output_shape": _plain(self.output_shape), **_plain(self.figures.to_dict())}
 
 
 @dataclass
@@ -33,8 +33,8 @@ class Totals(WithFigures):
     activation_memory: int  # bytes: every layer's output for the whole batch
 
     def to_dict(self) -> dict:
-        return {**self.figures.to_dict(non_trainable=True), "param_memory": self.param_memory,
-                "activation_memory": self.activation_memory}
+        return _plain({**self.figures.to_dict(non_trainable=True), "param_memory": self.param_memory,
+                       "activation_memory": self.activation_memory})
 
 
 @dataclass
@@ -47,6 +47,12 @@ class Summary:
     layers: list
     totals: Totals
     network: Network = field(repr=False, default=None)
+    conditions: list = field(default_factory=list)  # symbolic input: where the formulas hold (symbolic.Condition)
+
+    @property
+    def symbolic(self) -> bool:
+        """Whether the input has symbolic sizes (the figures are then formulas)."""
+        return any(type(size) is not int for size in self.input_shape)
 
     def layer(self, name: str) -> LayerRecord:
         for record in self.layers:
@@ -54,17 +60,42 @@ class Summary:
                 return record
         raise KeyError(name)
 
+    def requirements(self) -> list:
+        """Where the formulas hold, as plain statements (conditions.Requirement); none for
+        a numeric summary."""
+        if not self.conditions:
+            return []
+        from .conditions import requirements
+
+        witnesses = {name: size.value for size in self.input_shape if type(size) is not int
+                     for name in size.symbols()}
+        return requirements(self.conditions, witnesses)
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "input_shape": list(self.input_shape),
-                "output_shape": list(self.output_shape), "dtype": self.dtype, "batch": self.batch,
+        data = {"name": self.name, "input_shape": _plain(self.input_shape),
+                "output_shape": _plain(self.output_shape), "dtype": self.dtype, "batch": self.batch,
                 "vars": dict(self.network.variables) if self.network else {},
                 "layers": [record.to_dict() for record in self.layers], "totals": self.totals.to_dict()}
+        if self.symbolic:  # the figures are formulas (strings); where they hold
+            data["conditions"] = [requirement.to_dict() for requirement in self.requirements()]
+        return data
+
+
+def _plain(value):
+    """Figures and shapes for JSON: numbers as they are, a formula (symbolic input) as text."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value if type(value) is int or value is None else value.shown()
 
 
 def infer_shapes(network: Network) -> dict:
     """Each node's output shape (and the input's), by the layer types' rules."""
     shapes = {INPUT: network.input_shape}
+    mark = _marker(network.input_shape)
     for node in network.nodes:
+        mark(node.name)
         inputs = [shapes[name] for name in node.inputs]
         try:
             out = tuple(node.layer.output_shape(*inputs))
@@ -74,34 +105,60 @@ def infer_shapes(network: Network) -> dict:
                 exc.with_numbers({f"input {'shapes' if len(inputs) > 1 else 'shape'}":
                                   ", ".join(shape_str(s) for s in inputs)})
             raise exc.located(loc, node.name) from None
+        mark(node.name, True)
         if len(out) > MAX_RANK:  # bounded rank and sizes keep every figure a number that prints
             raise SpecError(f"output shape has {len(out)} axes, above the limit of {MAX_RANK}", node.loc,
                             layer=node.name)
-        if any(d > MAX_DIM for d in out):
+        if any(d > MAX_DIM for d in out):  # for a symbolic size, a condition: an upper bound
             raise SpecError(f"output shape {shape_str(out)} has a dimension above {MAX_DIM:,}", node.loc,
                             layer=node.name)
         shapes[node.name] = out
     return shapes
 
 
+def _marker(input_shape):
+    """What names the layer whose rules run, for the conditions a symbolic size records."""
+    if all(type(size) is int for size in input_shape):
+        return lambda name, limit=False: None
+    from .symbolic import at
+
+    return at
+
+
 @without_cycle_collection
 def summarize(network: Network, batch: int = 1) -> Summary:
     """Per-layer shapes, parameters, MACs and FLOPs, and their totals.
 
-    MACs, FLOPs and activation memory scale with `batch`; parameters do not."""
+    MACs, FLOPs and activation memory scale with `batch`; parameters do not. With a
+    symbolic input (input: [3, H, W]) they are formulas, which hold under the summary's
+    `conditions`."""
     if not 1 <= batch <= MAX_DIM:  # a size like any other: keeps every figure printable
         raise UsageError(f"the batch size must be between 1 and {MAX_DIM:,}")
+    if any(type(size) is not int for size in network.input_shape):
+        from .symbolic import at_a_witness
+
+        summary, summary.conditions = at_a_witness(network, lambda at: _summarize(at, batch))
+        return summary
+    return _summarize(network, batch)
+
+
+def _summarize(network: Network, batch: int) -> Summary:
     shapes = infer_shapes(network)
+    mark = _marker(network.input_shape)
     records = []
     for node in network.nodes:
+        mark(node.name)
         inputs = [shapes[name] for name in node.inputs]
         out = shapes[node.name]
         layer = node.layer
-        param_shapes = layer.param_shapes(*inputs)
-        params = sum(prod(s) for s in param_shapes.values())
-        figures = Figures(params=params, trainable_params=params if node.trainable else 0,
-                          buffers=sum(prod(s) for s in layer.buffer_shapes(*inputs).values()),
-                          macs=batch * layer.macs(out, *inputs), flops=batch * layer.flops(out, *inputs))
+        try:
+            param_shapes = layer.param_shapes(*inputs)
+            params = sum(prod(s) for s in param_shapes.values())
+            figures = Figures(params=params, trainable_params=params if node.trainable else 0,
+                              buffers=sum(prod(s) for s in layer.buffer_shapes(*inputs).values()),
+                              macs=batch * layer.macs(out, *inputs), flops=batch * layer.flops(out, *inputs))
+        except SpecError as exc:  # a rule that cannot take a symbolic size
+            raise exc.located(node.loc, node.name) from None
         records.append(LayerRecord(node.name, layer.type, list(node.inputs), out, figures, param_shapes,
                                    node.scope))
     width = DTYPES[network.dtype]

@@ -658,7 +658,15 @@ SET_NAMES = ["width", "c", "n", "classes", "x", "", " ", "a b", "\x1b[2J", "inde
 SET_VALUES = HOSTILE_FLAG_VALUES[:30] + ["2 ** 1000", "1/0", "width * 2", "(" * 300 + "1" + ")" * 300,
                                          "10 ** 15 * 10", "same", "true", "[1]", "{a: 1}"]
 INPUT_VALUES = ["3,32,32", "1,28,28", "4", "3x32x32", "3, 32, 32", "0", "-1,2", "1," * 100, ",", "10**30",
-                str(2**31), "1," * 8 + "1", "a,b", "3,32,32\x1b[0m", "1.5,2", "3;32;32", "\u0663,\u0663"]
+                str(2**31), "1," * 8 + "1", "a,b", "3,32,32\x1b[0m", "1.5,2", "3;32;32", "\u0663,\u0663",
+                # symbolic sizes and sweeps
+                "3,H,W", "1,H,W", "3,S,S", "H", "3,H", "3,H,W,D", "3,H,32", "3,index,W", "3,in,W", "3,_,W",
+                "3,H" + "H" * 5000 + ",W", "3,16..64..16", "1,28..36..4", "3,1..100000", "3,1..100001",
+                "3,64..32", "3,0..9", "3,9..9..0", "3,8..64..8,8..64..8", "3,8..64..8,8..32..8", "3,H,8..16"]
+# sizes --range / --at
+SIZE_RANGES = ["1..64", "1..1024", "32..32", "64..32", "0..9", "1..100000", "1..100001", "10", "a..b", "1..9..2",
+               "", "1.." + "9" * 40, "-5..5"]
+SIZE_PICKS = ["224", "32,64", "1", "0", "H", "1,2,3,4,5,6,7,8", "99999999", "", "3..9"]
 
 
 def _random(draw):
@@ -685,6 +693,27 @@ def _summary_flags(fmt):
         "--set": st.one_of(st.sampled_from(["width=8", "c=2", "classes=10", "noequals", "=3", "width=="]),
                            st.builds(lambda n, v: f"{n}={v}", st.sampled_from(SET_NAMES), st.sampled_from(SET_VALUES))),
         "--input": st.sampled_from(INPUT_VALUES),
+        "--percent": None, "--by-type": None,  # flags without a value
+        "--top": st.sampled_from(["1", "3", "0", "-1", "999999999999", "x"]),
+        "--rank": st.sampled_from(["params", "macs", "flops", "buffers", ""]),
+    }
+
+
+EXPLAIN_NAMES = ["layer1.0.conv1", "nosuch", "", "-", "--", "\x1b[31m", "C" * 5000, "input", "a.b.c", "🙂"]
+
+
+def _explain_flags(fmt):
+    return {flag: values for flag, values in _summary_flags(fmt).items()
+            if flag not in ("--depth", "--percent", "--by-type", "--top", "--rank")}
+
+
+def _sizes_flags(fmt):
+    return {
+        "--format": st.just(fmt),
+        "--range": st.sampled_from(SIZE_RANGES),
+        "--at": st.sampled_from(SIZE_PICKS),
+        "--batch": st.integers(1, 8).map(str),
+        "--set": st.builds(lambda n, v: f"{n}={v}", st.sampled_from(SET_NAMES), st.sampled_from(SET_VALUES)),
     }
 
 
@@ -712,6 +741,8 @@ def _flags(draw, rnd, options: dict, required=()) -> list:
     for name in chosen:
         if name == "--max-memory" and rnd.random() < 0.1:  # a run one lets through meets the address-space cap
             args += [name, rnd.choice(HOSTILE_MAX_MEMORY)]
+        elif options[name] is None:
+            args.append(name)
         else:
             args += [name, _hostile(draw, rnd, options[name])]
     if rnd.random() < 1 / 30:  # misuse: an unknown flag, a flag without its value
@@ -771,7 +802,8 @@ def command_case(draw, process_share: int = 16, scale_share: int = 25):
     """A spec, a command and its flags; one case in `process_share` runs as a real process,
     one in `scale_share` (0: none) reads a scale spec (and always runs as a process)."""
     rnd = _random(draw)
-    command = rnd.choice(["summary"] * 8 + ["check"] * 4 + ["update"] * 4 + ["verify"] * 2 + ["misc"])
+    command = rnd.choice(["summary"] * 8 + ["check"] * 4 + ["update"] * 4 + ["verify"] * 2
+                         + ["misc", "sizes", "explain"])
     if command == "misc":
         args = rnd.choice([["layers"], ["--version"], ["--help"], [], ["nosuch"], ["summary"], ["check"],
                            ["verify"], ["summary", "--help"], ["layers", "extra"], ["--version", "layers"]])
@@ -803,6 +835,15 @@ def command_case(draw, process_share: int = 16, scale_share: int = 25):
     elif command == "update":
         flags = ["--update-expect"] + rnd.choice([[], [], ["--format", _hostile(draw, rnd, st.just("json"))]])
         label = "update"
+    elif command == "sizes":
+        fmt = rnd.choice(["table", "json"])
+        flags = _flags(draw, rnd, _sizes_flags(fmt), ["--format"])
+        label = f"sizes:{fmt}"
+    elif command == "explain":
+        fmt = rnd.choice(["text", "markdown", "latex", "json"])
+        flags = _flags(draw, rnd, _explain_flags(fmt), ["--format"])
+        target += rnd.choice([[], [], ["conv1"], ["C3", "F6"], [rnd.choice(EXPLAIN_NAMES)]])
+        label = f"explain:{fmt}"
     else:
         flags = _flags(draw, rnd, _verify_flags(), ["--max-memory"])
         label = "verify"
@@ -877,6 +918,22 @@ def fuzz_cases(draw, process_share: int = 16, fs_share: int = 40):
     """Every kind of case, mixed: one in `fs_share` is a file-system object."""
     if _random(draw).random() < 1 / fs_share:
         return draw(fs_case())
+    if _random(draw).random() < 1 / 12:  # cnncalc diff: tests/fuzz_diff.py (imported here: it imports this module)
+        from fuzz_diff import diff_case
+
+        return draw(diff_case(process_share))
+    if _random(draw).random() < 1 / 20:  # summary --training: tests/fuzz_training.py (the same)
+        from fuzz_training import training_case
+
+        return draw(training_case(process_share))
+    if _random(draw).random() < 1 / 20:  # summary --rf: tests/fuzz_receptive.py (the same)
+        from fuzz_receptive import receptive_case
+
+        return draw(receptive_case(process_share))
+    if _random(draw).random() < 1 / 20:  # cnncalc export / schema: tests/fuzz_export.py (the same)
+        from fuzz_export import export_case
+
+        return draw(export_case(process_share))
     return draw(command_case(process_share))
 
 
@@ -1165,9 +1222,17 @@ FIGURES = ("params", "trainable_params", "non_trainable_params", "buffers", "mac
 
 
 def _inexact_figures(data) -> list:
-    """summary --format json: every total and per-layer figure is an exact integer."""
+    """summary --format json: every total and per-layer figure is an exact integer (with a
+    symbolic input, a formula: text; a sweep's rows, integers)."""
     if not isinstance(data, dict):
         return [f"not an object: {type(data).__name__}"]
+    if "sizes" in data:
+        return [f"{row.get('input_shape')}.{key}={row[key]!r}" for row in data["sizes"] for key in FIGURES
+                if key in row and type(row[key]) is not int]
+    if "conditions" in data:  # symbolic: figures are formulas or numbers
+        data = {**data, "totals": {k: 0 if isinstance(v, str) else v for k, v in (data.get("totals") or {}).items()},
+                "layers": [{k: 0 if isinstance(v, str) else v for k, v in layer.items()}
+                           for layer in data.get("layers") or []]}
     records = [("totals", data.get("totals") or {})] + [(str(layer.get("name")), layer)
                                                         for layer in data.get("layers") or []]
     return [f"{where}.{key}={record[key]!r}" for where, record in records for key in FIGURES

@@ -522,7 +522,7 @@ def test_set_bad_expression(tmp_path):
 
 
 @pytest.mark.parametrize("value, message", [
-    ("3,abc", "--input expects sizes such as 3,224,224, got '3,abc'"),
+    ("3,a+b", "--input cannot read 'a+b' in '3,a+b'"),  # a bare name such as abc is a symbolic size
     ("3,0,4", "--input sizes must be positive, got '3,0,4'"),
     ("3,-1,4", "--input sizes must be positive"),
     ("", "--input expects sizes"),

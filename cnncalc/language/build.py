@@ -52,9 +52,10 @@ def build(doc, file: str, *, variables: dict | None = None, input_shape=None, bu
         if key not in doc:
             raise SpecError(f"missing required top-level key '{key}'", doc.loc,
                             hint="a spec needs 'input' (e.g. [3, 224, 224]) and 'layers'")
-    scope = values.variables(doc, variables or {})
+    written = input_shape if input_shape is not None else doc["input"]
+    scope = values.variables(doc, variables or {}, values.size_names(written))
     shape_loc = doc.where("input")
-    dims = values.input_shape(input_shape if input_shape is not None else doc["input"], shape_loc, scope)
+    dims = values.input_shape(written, shape_loc, scope, witnesses=_numbers(doc["input"]))
     dtype = doc.get("dtype", "float32")
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise SpecError(f"unknown dtype {dtype!r}", doc.where("dtype"),
@@ -101,3 +102,8 @@ def _no_output(doc: Mapping, output: str, graph: Graph, names: Names) -> None:
         raise SpecError("the network has no layers: every layer is switched off by 'when'", doc.where("layers"))
     raise SpecError(f"the network's output '{output}' is not a layer", graph.refs_at.get(output, doc.loc),
                     hint=names.hint(output))
+
+
+def _numbers(shape) -> list:
+    """The spec's own input sizes where they are written as numbers (witnesses for symbols)."""
+    return [dim if isinstance(dim, int) else None for dim in shape] if isinstance(shape, list) else []

@@ -13,15 +13,16 @@ from . import expressions as expr
 from .reader import Mapping, kind_of
 
 
-def variables(doc: Mapping, overrides: dict) -> dict:
-    """Top-level vars in order (each may use the ones before it), with overrides."""
+def variables(doc: Mapping, overrides: dict, sizes: frozenset = frozenset()) -> dict:
+    """Top-level vars in order (each may use the ones before it), with overrides; `--set`
+    may also give a number to a symbolic input size (`sizes`: input: [3, H, W])."""
     declared = doc.get("vars", Mapping())
     if not isinstance(declared, Mapping):
         raise SpecError(f"'vars' must be a mapping of names to values, got {kind_of(declared)}", doc.where("vars"))
     for name in overrides:
-        if name not in declared:
+        if name not in declared and name not in sizes:
             raise SpecError(f"--set {name}: the spec has no variable '{name}'", getattr(declared, "loc", doc.loc),
-                            hint=did_you_mean(name, declared, "variables"))
+                            hint=did_you_mean(name, [*declared, *sizes], "variables and input sizes"))
     scope: dict = {}
     for name, raw in declared.items():
         if not isinstance(name, str) or not re.match(r"^[A-Za-z_]\w*$", name) or name in ("index", INPUT):
@@ -34,7 +35,20 @@ def variables(doc: Mapping, overrides: dict) -> dict:
             if name in overrides:  # the fault is on the command line, not in the spec's value
                 exc.within(f"--set {name}={raw}")
             raise
+    for name in sizes & overrides.keys() - declared.keys():
+        try:
+            scope[name] = value(overrides[name], scope, getattr(declared, "loc", doc.loc))
+        except SpecError as exc:
+            raise exc.within(f"--set {name}={overrides[name]}") from None
     return scope
+
+
+def size_names(shape) -> frozenset:
+    """The input sizes written as a bare name (input: [3, H, W]): symbols unless a variable
+    gives them a value."""
+    entries = shape if isinstance(shape, list) else [shape]
+    return frozenset(entry.strip() for entry in entries
+                     if isinstance(entry, str) and re.match(r"^\s*[A-Za-z_]\w*\s*$", entry))
 
 
 def value(raw, scope: dict, loc: Location):
@@ -114,8 +128,10 @@ def bounded(raw, loc: Location, layer: str | None = None):
     return raw
 
 
-def input_shape(shape, loc: Location, scope: dict) -> tuple:
-    """The sizes of `input:` (or --input), each a positive integer within MAX_DIM."""
+def input_shape(shape, loc: Location, scope: dict, witnesses=()) -> tuple:
+    """The sizes of `input:` (or --input), each a positive integer within MAX_DIM, or a
+    symbol (a bare name that no variable defines), whose witness is the number at its axis
+    in `witnesses` (the spec's own input), else 224."""
     if isinstance(shape, (int, str)) and not isinstance(shape, bool):
         shape = [shape]
     if not isinstance(shape, list) or not shape:
@@ -123,7 +139,10 @@ def input_shape(shape, loc: Location, scope: dict) -> tuple:
     if len(shape) > MAX_RANK:
         raise SpecError(f"'input' has {len(shape)} axes, above the limit of {MAX_RANK}", loc)
     dims = []
-    for dim in shape:
+    for axis, dim in enumerate(shape):
+        if isinstance(dim, str) and dim.strip() in size_names(shape) and dim.strip() not in scope:
+            dims.append(_symbol(dim.strip(), axis, witnesses, scope, loc))
+            continue
         size = value(dim, scope, loc)
         if isinstance(size, float) and size.is_integer():
             size = int(size)
@@ -133,3 +152,18 @@ def input_shape(shape, loc: Location, scope: dict) -> tuple:
             raise SpecError(f"input size {size:,} is above the limit of {MAX_DIM:,}", loc)
         dims.append(size)
     return tuple(dims)
+
+
+def _symbol(name: str, axis: int, witnesses, scope: dict, loc: Location):
+    from ..symbolic import DEFAULT_WITNESS, MAX_SYMBOL, Size
+
+    if len(name) > MAX_SYMBOL:
+        raise SpecError(f"input size names are at most {MAX_SYMBOL} characters, got one of {len(name):,}", loc,
+                        hint="formulas repeat the name many times; use a short one such as H")
+    near = did_you_mean(name, scope)
+    if near:  # more likely a misspelt variable than a new symbol
+        raise SpecError(f"input size '{name}' is not a variable", loc,
+                        hint=f"{near} (a name that no variable defines makes the size a symbol)")
+    written = witnesses[axis] if axis < len(witnesses) else None
+    witness = written if isinstance(written, int) and not isinstance(written, bool) and written > 0 else DEFAULT_WITNESS
+    return Size.symbol(name, witness)

@@ -4,8 +4,10 @@ min is one; a transcendental function - exp, log, tanh, erf - is one)."""
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod
+from .base import Arg, Layer, prod, torch_call, torch_dim
+from .reads import pointwise
 from .parameters import SCALE, Param
+from .saving import INPUT, NOTHING, OUTPUT
 
 
 def sigmoid(xp, x):
@@ -50,6 +52,10 @@ class Elementwise(Layer):
 
     category = "activation"
     flops_per_element = 1
+    keeps_output = False  # training: the gradient reads the output (else the input)
+
+    def torch_code(self, x):
+        return f"nn.{type(self).__name__}()"  # the classes are named as torch's
 
     def output_shape(self, x):
         return x
@@ -57,9 +63,13 @@ class Elementwise(Layer):
     def flops(self, out, x):
         return prod(out) * self.flops_per_element
 
+    def saved(self, out, x, *, needs):
+        return OUTPUT if self.keeps_output else INPUT
+
 
 class ReLU(Elementwise):
     type = "relu"  # max(x, 0)
+    keeps_output = True
 
     def forward(self, ops, params, x):
         return ops.xp.clip(x, min=0.0)
@@ -78,6 +88,9 @@ class LeakyReLU(Elementwise):
     flops_per_element = 2
     args = {"negative_slope": Arg("float", 0.01, "slope for negative inputs")}
 
+    def torch_code(self, x):
+        return torch_call("nn.LeakyReLU", self.negative_slope)
+
     def forward(self, ops, params, x):
         return ops.xp.where(x >= 0, x, x * self.negative_slope)
 
@@ -85,6 +98,7 @@ class LeakyReLU(Elementwise):
 class Sigmoid(Elementwise):
     type = "sigmoid"  # 1 / (1 + exp(-x)): negate, exp, add, divide
     flops_per_element = 4
+    keeps_output = True
 
     def forward(self, ops, params, x):
         return sigmoid(ops.xp, x)
@@ -92,6 +106,7 @@ class Sigmoid(Elementwise):
 
 class Tanh(Elementwise):
     type = "tanh"  # one transcendental op
+    keeps_output = True
 
     def forward(self, ops, params, x):
         return ops.xp.tanh(x)
@@ -106,6 +121,9 @@ class GELU(Elementwise):
     flops_per_element = 5
     args = {"approximate": Arg("choice", "none", "'tanh': the tanh approximation (as PyTorch's)",
                                choices=("none", "tanh"))}
+
+    def torch_code(self, x):
+        return torch_call("nn.GELU", approximate=self.approximate)
 
     def flops(self, out, x):
         return prod(out) * (9 if self.approximate == "tanh" else self.flops_per_element)
@@ -145,6 +163,9 @@ class PReLU(Elementwise):
     flops_per_element = 2
     args = {"num_parameters": Arg("int", None, "slopes: 1 (shared) or the channel count (default)", minimum=1)}
 
+    def torch_code(self, x):
+        return torch_call("nn.PReLU", self.num_parameters or x[0])
+
     def output_shape(self, x):
         if self.num_parameters not in (None, 1) and self.num_parameters != x[0]:
             raise SpecError(f"num_parameters={self.num_parameters} but the input has {x[0]} channels",
@@ -167,6 +188,9 @@ class Softmax(Layer):
     category = "activation"
     args = {"axis": Arg("int", -1, "the axis that sums to one (per sample; -1 = last)")}
 
+    def torch_code(self, x):
+        return torch_call("nn.Softmax", torch_dim(self.axis))
+
     def length(self, x):
         if not -len(x) <= self.axis < len(x):
             raise SpecError(f"axis {self.axis} is out of range for a {len(x)}-D input {list(x)}", arg="axis")
@@ -176,10 +200,17 @@ class Softmax(Layer):
         self.length(x)
         return x
 
+    def reads(self, out, x):
+        """Position for position, but each value is divided by a sum along `axis`: read whole."""
+        return pointwise(len(x), whole=((0, self.axis % len(x)),))
+
     def flops(self, out, x):
         n = self.length(x)
         # max (n-1), subtract (n), exp (n), sum (n-1), divide (n) per slice
         return prod(x) // n * (5 * n - 2)
+
+    def saved(self, out, x, *, needs):
+        return OUTPUT  # the gradient reads the probabilities
 
     def workspace(self, batch, out, x):
         return 3 * batch * prod(out)  # the shifted input, its exponentials, the sums and maxima
@@ -230,6 +261,9 @@ class ELU(Elementwise):
     flops_per_element = 4
     args = {"alpha": Arg("float", 1.0, "the negative saturation value (-alpha)")}
 
+    def torch_code(self, x):
+        return torch_call("nn.ELU", self.alpha)
+
     def forward(self, ops, params, x):
         xp = ops.xp
         negative = xp.expm1(xp.clip(x, max=0.0))  # exp of the negative part only: no overflow
@@ -266,6 +300,9 @@ class Softplus(Elementwise):
         "threshold": Arg("float", 20.0, "above this beta x the output is x"),
     }
 
+    def torch_code(self, x):
+        return torch_call("nn.Softplus", self.beta, self.threshold)
+
     def validate(self):
         if self.beta == 0:
             raise SpecError("beta must not be 0 (softplus divides by it)", arg="beta")
@@ -296,6 +333,9 @@ class Scale(Elementwise):
         "num_features": Arg("int", None, "channels (inferred; checked when given)", minimum=1),
     }
 
+    def torch_code(self, x):
+        return torch_call("Scale", x[0], self.init)
+
     def output_shape(self, x):
         if not x:
             raise SpecError("scale needs an input with a channel axis")
@@ -304,6 +344,9 @@ class Scale(Elementwise):
 
     def parameters(self, x):
         return {"weight": Param((x[0],), SCALE)}
+
+    def saved(self, out, x, *, needs):
+        return INPUT if needs.params else NOTHING  # x · weight: only the weight's gradient reads x
 
     def forward(self, ops, params, x):
         weight = params("weight", (x.shape[1],))

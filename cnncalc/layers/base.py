@@ -2,8 +2,10 @@
 
 A layer type is one class: its arguments (`args`), its shape rule (`output_shape`),
 its parameters and buffers (`parameters`, `buffers`: the shape and initialiser of each,
-see parameters.py), its cost (`macs`, `flops`) and its forward pass (`forward`). Shape
-rules use only + - * // on dimensions so that they can later carry symbols.
+see parameters.py), its cost (`macs`, `flops`), what training keeps of it for the
+backward pass (`saved`, see saving.py), its forward pass (`forward`) and its PyTorch
+module (`torch_code`, for cnncalc export). Shape rules use only + - * // on
+dimensions so that they can later carry symbols.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from typing import Callable, ClassVar
 
 from ..diagnostics import SpecError
 from .parameters import Param
+from .reads import Reads, pointwise
+from .saving import Needs, Saved
 
 Shape = tuple
 REGISTRY: dict[str, type["Layer"]] = {}
@@ -23,6 +27,26 @@ def prod(values) -> int:
     for value in values:
         result = result * value
     return result
+
+
+def torch_call(constructor: str, *args, **keywords) -> str:
+    """`constructor(args, keywords)` as Python source; every value by repr() (numbers,
+    booleans, None, tuples and strings of the layer's own checked arguments, never spec text)."""
+    written = [repr(value) for value in args] + [f"{key}={value!r}" for key, value in keywords.items()]
+    return f"{constructor}({', '.join(written)})"
+
+
+def torch_keywords(defaults: dict, **given) -> dict:
+    """The keyword arguments that differ from torch's defaults; sizes equal on every axis as
+    one number, as torch accepts them (for readable constructors)."""
+    given = {key: value[0] if isinstance(value, tuple) and value and len(set(value)) == 1 else value
+             for key, value in given.items()}
+    return {key: value for key, value in given.items() if key not in defaults or defaults[key] != value}
+
+
+def torch_dim(axis: int) -> int:
+    """A per-sample axis as torch numbers it, with the batch axis in front."""
+    return axis + 1 if axis >= 0 else axis
 
 
 def shape_str(shape) -> str:
@@ -187,6 +211,17 @@ class Layer:
     def flops(self, out: Shape, *inputs: Shape) -> int:
         return 0
 
+    def saved(self, out: Shape, *inputs: Shape, needs: Needs) -> Saved:
+        """What a training step's forward pass keeps of this layer for the backward pass
+        (see saving.py), as PyTorch's autograd saves it; `needs` says which gradients are
+        computed. Default: every input, which most gradient formulas read."""
+        return Saved(inputs=tuple(range(len(inputs))))
+
+    def reads(self, out: Shape, *inputs: Shape) -> Reads:
+        """What each output position reads, axis by axis, for the receptive field (see
+        reads.py). Default: the same position of its one input, as element-wise layers."""
+        return pointwise(len(out))
+
     # --- the forward pass (cnncalc verify); arrays have the batch axis first ---
     def forward(self, ops, params, *inputs):
         """The layer's output array, computed from `inputs` with the array namespace
@@ -204,6 +239,14 @@ class Layer:
         measured per layer type in tests/test_verify_memory.py. Default: two temporaries
         of the output's size."""
         return 0 if self.moves_no_data else 2 * batch * prod(out)
+
+    # --- the PyTorch export (cnncalc export --to pytorch) ---
+    def torch_code(self, *inputs: Shape) -> str:
+        """The constructor of a PyTorch module that computes this layer on a batch whose
+        samples have the shapes `inputs`: one of torch's (`nn.Conv2d(3, 8, (3, 3))`) or of
+        cnncalc/export/torch_modules.py, its arguments written by `torch_call`."""
+        raise SpecError(f"no PyTorch export for layer type '{self.type}'",
+                        hint="`cnncalc export` covers the types `cnncalc layers` lists with a torch equivalent")
 
     def token_range(self) -> int | None:
         """When this layer reads integer tokens: how many distinct ones (verify's input)."""

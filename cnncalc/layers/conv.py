@@ -5,8 +5,10 @@ from __future__ import annotations
 from itertools import product
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod
+from .base import Arg, Layer, prod, torch_call, torch_keywords
 from .parameters import BIAS, HeNormal, Param
+from .reads import Reads, slide
+from .saving import INPUT, INT64, Own, Saved
 from .window import axes_names, check_positive, conv_length
 
 # elements of im2col columns made at once (8 MiB in float32): small enough that the
@@ -73,6 +75,15 @@ class _Conv(Layer):
         "connections": Arg("int_lists", None, "sparse table: for each output map, the input maps it sees"),
     }
 
+    def torch_code(self, x):
+        padding = self.padding if isinstance(self.padding, str) else tuple(self.padding)
+        if self.connections is not None:
+            return torch_call("SparseConv", self.connections, self.kernel_size, self.stride, padding, self.dilation,
+                              self.bias)
+        return torch_call(f"nn.Conv{self.rank}d", x[0], self.out_channels, **torch_keywords(
+            {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True}, kernel_size=self.kernel_size,
+            stride=self.stride, padding=padding, dilation=self.dilation, groups=self.groups, bias=self.bias))
+
     def validate(self):
         if self.connections is not None:
             if self.out_channels is None:
@@ -122,11 +133,32 @@ class _Conv(Layer):
                        axes=axes_names(self.rank))
         return (self.out_channels, *lengths)
 
+    def saved(self, out, x, *, needs):
+        """The input; for 'same' padding that is uneven on an axis, PyTorch's copy of it
+        padded by one at the end of those axes. A connection table keeps what its PyTorch
+        twin does (one convolution per output map, of the input maps an index list gathers):
+        each output map's gathered maps, and the index lists (int64) when the input needs a
+        gradient."""
+        extra = [d * (k - 1) % 2 if self.padding == "same" else 0 for k, d in zip(self.kernel_size, self.dilation)]
+        positions = prod(n + e for n, e in zip(x[1:], extra))
+        if self.connections is None:
+            return Saved(own=(Own(x[0] * positions),)) if any(extra) else INPUT
+        maps = sum(len(row) for row in self.connections)
+        lists = (Own(fixed=maps, kind=INT64),) if needs.inputs[0] else ()
+        return Saved(own=(Own(maps * positions), *lists))
+
     def kernel_inputs(self, channels: int) -> int:
         """Input maps summed by all output maps together (sparse or dense)."""
         if self.connections is not None:
             return sum(len(row) for row in self.connections)
         return self.out_channels * (channels // self.groups)
+
+    def reads(self, out, x):
+        """Every input channel (of its group or table row); on each spatial axis k positions d
+        apart, every s, from minus the left padding."""
+        return Reads(((), *(((0, axis, slide(s, -left, k, d)),) for axis, k, s, d, (left, _)
+                            in zip(range(1, len(x)), self.kernel_size, self.stride, self.dilation, self.paddings()))),
+                     whole=((0, 0),))
 
     def parameters(self, x):
         """He-normal kernels over each output map's fan-in (for a connection table, one

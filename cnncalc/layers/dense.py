@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod
+from .base import Arg, Layer, prod, torch_call, torch_keywords
+from .reads import IDENTITY, Reads
 from .parameters import BIAS, HeNormal, Normal, Param
+from .saving import INPUT, NOTHING
 
 
 class Dense(Layer):
@@ -21,6 +23,10 @@ class Dense(Layer):
         self.check_inferred("in_features", self.in_features, x[-1], "features on its last axis")
         return (*x[:-1], self.out_features)
 
+    def reads(self, out, x):
+        """Each unit reads the whole last axis; the leading axes as they are."""
+        return Reads((*(((0, a, IDENTITY),) for a in range(len(x) - 1)), ()), whole=((0, len(x) - 1),))
+
     def macs(self, out, x):
         return prod(x) * self.out_features
 
@@ -31,6 +37,9 @@ class Linear(Dense):
     type = "linear"
     args = {**Dense.args, "bias": Arg("bool", True, "one additive bias per output feature")}
 
+    def torch_code(self, x):
+        return torch_call("nn.Linear", x[-1], self.out_features, **torch_keywords({"bias": True}, bias=self.bias))
+
     def parameters(self, x):
         params = {"weight": Param((self.out_features, x[-1]), HeNormal(x[-1]))}
         if self.bias:
@@ -39,6 +48,9 @@ class Linear(Dense):
 
     def flops(self, out, x):
         return 2 * self.macs(out, x) + (prod(out) if self.bias else 0)
+
+    def saved(self, out, x, *, needs):
+        return INPUT if needs.params else NOTHING  # x W^T: only the weight's gradient reads x
 
     def forward(self, ops, params, x):
         weight = params("weight", (self.out_features, x.shape[-1]))
@@ -58,8 +70,15 @@ class Embedding(Layer):
         "embedding_dim": Arg("int", doc="size of each vector", minimum=1),
     }
 
+    def torch_code(self, x):
+        return torch_call("nn.Embedding", self.num_embeddings, self.embedding_dim)
+
     def output_shape(self, x):
         return (*x, self.embedding_dim)
+
+    def reads(self, out, x):
+        """A token's vector: the tokens' axes as they are, the new last axis no input's."""
+        return Reads((*(((0, a, IDENTITY),) for a in range(len(x))), ()))
 
     def parameters(self, x):
         return {"weight": Param((self.num_embeddings, self.embedding_dim), Normal(1.0))}  # as PyTorch

@@ -1,9 +1,10 @@
 """The two LeNet-5 layers (LeCun et al., 1998) that modern libraries lack."""
 from __future__ import annotations
 
-from .base import Arg, prod
+from .base import Arg, prod, torch_call
 from .dense import Dense
 from .parameters import BIAS, SCALE, GlorotUniform, Param
+from .saving import Own, Saved
 from .pool import _WindowPool
 
 # elements of RBF differences made at once (16 MiB in float32), unless one position and unit need more
@@ -23,12 +24,21 @@ class Subsampling(_WindowPool):
         "ceil_mode": Arg("bool", False, "round the output size up instead of down"),
     }
 
+    def torch_code(self, x):
+        return torch_call("Subsampling", x[0], self.kernel_size, self.stride or self.kernel_size, self.padding,
+                          self.ceil_mode)
+
     def parameters(self, x):
         return {"weight": Param((x[0],), SCALE), "bias": Param((x[0],), BIAS)}
 
     def flops(self, out, x):
         # window sum (k-1 adds), times the coefficient, plus the bias; not a weighted sum, so no MACs
         return prod(out) * (prod(self.kernel_size) + 1)
+
+    def saved(self, out, x, *, needs):
+        """As its PyTorch twin, avg_pool2d(x) · weight + bias: the pool keeps its input when
+        that needs a gradient; the product keeps the window sums for the weight's."""
+        return Saved(inputs=(0,) if needs.inputs[0] else (), own=(Own(prod(out)),) if needs.params else ())
 
     def workspace(self, batch, out, x):
         """The window sums and the scaled copy."""
@@ -48,12 +58,19 @@ class RBF(Dense):
 
     type = "rbf"
 
+    def torch_code(self, x):
+        return torch_call("RBF", x[-1], self.out_features)
+
     def parameters(self, x):
         """The centres, one per unit, Glorot-uniform."""
         return {"weight": Param((self.out_features, x[-1]), GlorotUniform(x[-1], self.out_features))}
 
     def flops(self, out, x):
         return 3 * self.macs(out, x)  # subtract, square, accumulate
+
+    def saved(self, out, x, *, needs):
+        """The differences x - w of every position and unit, which the square keeps."""
+        return Saved(own=(Own(prod(x) * self.out_features),))
 
     def workspace(self, batch, out, x):
         """One block of differences and their squares, and the block's sums."""

@@ -6,7 +6,9 @@ import operator
 from typing import Callable, ClassVar
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod, shape_str
+from .base import Arg, Layer, prod, shape_str, torch_call, torch_dim
+from .reads import IDENTITY, Reads
+from .saving import NOTHING, Own, Saved
 
 
 class Concat(Layer):
@@ -16,6 +18,9 @@ class Concat(Layer):
     category = "merge"
     arity = None
     args = {"axis": Arg("int", 0, "the axis to join along (per sample; 0 = channels, -1 = last)")}
+
+    def torch_code(self, *inputs):
+        return torch_call("Concat", torch_dim(self.axis))
 
     def output_shape(self, *xs):
         first = xs[0]
@@ -30,8 +35,23 @@ class Concat(Layer):
                     hint="check the branches' strides and padding, or concatenate along another axis")
         return (*first[:axis], sum(x[axis] for x in xs), *first[axis + 1:])
 
+    def reads(self, out, *xs):
+        """Every other axis position for position from each input (their union); along the
+        joined axis, positions come from different inputs: no field there."""
+        axis = self.axis % len(out)
+        return Reads(tuple(() if a == axis else tuple((k, a, IDENTITY) for k in range(len(xs)))
+                           for a in range(len(out))),
+                     note=f"joined along axis {axis}: its positions come from different inputs, so it has no field")
+
+    def saved(self, out, *xs, needs):
+        return NOTHING  # the gradient is cut into the inputs' pieces
+
     def forward(self, ops, params, *xs):
         return ops.xp.concat(list(xs), axis=self.axis + 1 if self.axis >= 0 else self.axis)
+
+
+def _one(size) -> bool:
+    return type(size) is int and size == 1
 
 
 BROADCAST = ("shapes broadcast as in NumPy and PyTorch: aligned from the right, each pair of sizes is equal "
@@ -48,22 +68,45 @@ class _Elementwise(Layer):
     combine: ClassVar[Callable] = operator.add  # the operation on two arrays, giving a new one
     combine_into: ClassVar[Callable] = operator.iadd  # the same, into the first (in place)
 
+    def torch_code(self, *inputs):
+        return torch_call("Merge", self.type)  # add, mul, sub, div: operator's names
+
     def output_shape(self, *xs):
         out = tuple(xs[0])
         for index, x in enumerate(xs[1:], start=1):
             out = self._broadcast(out, tuple(x), index)
         return out
 
+    def reads(self, out, *xs):
+        """Position for position from every input, aligned from the right (their union); an
+        input broadcast along an axis (size 1) gives every position the same value: it is
+        read whole there."""
+        axes, whole = [[] for _ in out], []
+        for k, x in enumerate(xs):
+            for axis, size in enumerate(x):
+                at = axis + len(out) - len(x)
+                if size == out[at]:
+                    axes[at].append((k, axis, IDENTITY))
+                else:
+                    whole.append((k, axis))
+        return Reads(tuple(map(tuple, axes)), tuple(whole))
+
     def _broadcast(self, a: tuple, b: tuple, index: int) -> tuple:
         rank = max(len(a), len(b))
         left, right = (1,) * (rank - len(a)) + a, (1,) * (rank - len(b)) + b
+        out = []
         for p, q in zip(left, right):
-            if p != q and p != 1 and q != 1:
+            # a written 1 first, then equality: a symbolic size is compared only where it matters
+            if _one(p) or _one(q):
+                out.append(q if _one(p) else p)
+            elif p == q or p == 1 or q == 1:
+                out.append(p if p == q or q == 1 else q)
+            else:
                 first = "input 0" if index == 1 else f"inputs 0 … {index - 1} broadcast together"
                 raise SpecError(f"{self.type} cannot broadcast {shape_str(a)} ({first}) with {shape_str(b)} "
                                 f"(input {index}): aligned from the right, sizes {p} and {q} are neither equal "
                                 "nor 1", hint=self.mismatch_hint(a, b))
-        return tuple(q if p == 1 else p for p, q in zip(left, right))
+        return tuple(out)
 
     def mismatch_hint(self, a: tuple, b: tuple) -> str:
         return BROADCAST
@@ -83,6 +126,9 @@ class _Elementwise(Layer):
 
     def flops(self, out, *xs):
         return (len(xs) - 1) * prod(out)
+
+    def saved(self, out, *xs, needs):
+        return NOTHING  # add, sub: the gradients are the incoming one (negated)
 
     def workspace(self, batch, out, *xs):
         """Two inputs: none beside the output. More: the result so far, while a wider one is made."""
@@ -108,6 +154,21 @@ class Mul(_Elementwise):
     type = "mul"
     combine, combine_into = operator.mul, operator.imul
 
+    def saved(self, out, *xs, needs):
+        """((x0 · x1) · x2) …: each product keeps each factor whose partner needs a gradient;
+        the partial products (after the first factor) are tensors of its own."""
+        kept, own, shape = set(), [], xs[0]
+        for index in range(1, len(xs)):
+            if any(needs.inputs[:index]):  # the product so far needs one
+                kept.add(index)
+            if needs.inputs[index]:
+                if index == 1:
+                    kept.add(0)
+                else:
+                    own.append(Own(prod(shape)))
+            shape = self._broadcast(shape, xs[index], index)
+        return Saved(inputs=tuple(sorted(kept)), own=tuple(own))
+
 
 class Sub(_Elementwise):
     """The first input minus the second, broadcasting."""
@@ -123,3 +184,7 @@ class Div(_Elementwise):
     type = "div"
     arity = 2
     combine, combine_into = operator.truediv, operator.itruediv
+
+    def saved(self, out, x, y, *, needs):
+        """x / y: x's gradient reads y, y's reads x and y."""
+        return Saved(inputs=(0, 1) if needs.inputs[1] else (1,) if needs.inputs[0] else ())

@@ -14,8 +14,10 @@ FLOPs (per sample; `out` = elements, which the input has too):
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod, shape_str
+from .base import Arg, Layer, prod, shape_str, torch_call, torch_keywords
 from .parameters import BIAS, RUNNING_MEAN, SCALE, Param
+from .reads import pointwise
+from .saving import FLOAT32, Own, Saved
 
 
 def per_channel(xp, values, ndim: int):
@@ -41,6 +43,12 @@ def standardise(xp, x, axes: tuple, eps: float):
     return y
 
 
+def with_statistics(per_sample: int = 0, fixed: int = 0) -> Saved:
+    """What normalisation keeps for training: its input, and the mean and 1/deviation of
+    each group normalised together (float32 under mixed precision too)."""
+    return Saved(inputs=(0,), own=(Own(per_sample, fixed, FLOAT32),))
+
+
 def statistics_flops(elements: int, groups: int, affine: bool, bias: bool = True) -> int:
     """The module docstring's rule for statistics computed from the input."""
     per_element = 5 + (2 if affine and bias else 1 if affine else 0)
@@ -64,6 +72,10 @@ class _BatchNorm(Layer):
     }
     ranks: tuple = ()
 
+    def torch_code(self, x):
+        return torch_call(f"nn.{type(self).__name__}", x[0], **torch_keywords(  # named as torch's
+            {"eps": 1e-5, "momentum": 0.1, "affine": True}, eps=self.eps, momentum=self.momentum, affine=self.affine))
+
     def output_shape(self, x):
         if len(x) not in self.ranks:
             expected = " or ".join(f"{r}-D" for r in self.ranks)
@@ -79,6 +91,9 @@ class _BatchNorm(Layer):
 
     def flops(self, out, x):
         return prod(x) * (4 if self.affine else 2) + 2 * x[0]
+
+    def saved(self, out, x, *, needs):
+        return with_statistics(fixed=2 * x[0])  # one mean and deviation per channel for the batch
 
     def forward(self, ops, params, x):
         """Inference: (x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel
@@ -127,6 +142,10 @@ class InstanceNorm(_BatchNorm):
         "track_running_stats": Arg("bool", False, "keep running statistics (buffers), used at inference"),
     }
 
+    def torch_code(self, x):
+        return torch_call(f"nn.InstanceNorm{len(x) - 1}d", x[0], self.eps, self.momentum, self.affine,
+                          self.track_running_stats)
+
     def output_shape(self, x):
         super().output_shape(x)
         if not self.track_running_stats and prod(x[1:]) == 1:
@@ -135,6 +154,10 @@ class InstanceNorm(_BatchNorm):
                             hint="PyTorch refuses this too; normalise before the spatial size reaches 1")
         return x
 
+    def reads(self, out, x):
+        """Position for position, over statistics of all the positions (unless it uses running ones)."""
+        return pointwise(len(x), whole=() if self.track_running_stats else tuple((0, a) for a in range(1, len(x))))
+
     def buffers(self, x):
         return super().buffers(x) if self.track_running_stats else {}
 
@@ -142,6 +165,13 @@ class InstanceNorm(_BatchNorm):
         if self.track_running_stats:
             return super().flops(out, x)
         return statistics_flops(prod(x), x[0], self.affine)
+
+    def saved(self, out, x, *, needs):
+        """As F.instance_norm, a batch norm of [1, N·C, ...]: statistics per channel and
+        sample, and the per-sample copies it makes of the weight (affine) and of the
+        running statistics (tracked)."""
+        copies = self.affine + 2 * self.track_running_stats
+        return with_statistics(per_sample=(2 + copies) * x[0])
 
     def workspace(self, batch, out, x):
         return batch * (prod(out) + 2 * x[0])  # the squares, and the statistics
@@ -171,6 +201,9 @@ class GroupNorm(Layer):
         "affine": Arg("bool", True, "learn a scale and shift per channel"),
     }
 
+    def torch_code(self, x):
+        return torch_call("nn.GroupNorm", self.num_groups, x[0], self.eps, self.affine)
+
     def validate(self):
         if self.num_channels is not None and self.num_channels % self.num_groups:
             raise SpecError(f"num_channels ({self.num_channels}) must be divisible by num_groups "
@@ -185,11 +218,18 @@ class GroupNorm(Layer):
                             arg="num_groups", hint=f"input shape is {shape_str(x)}")
         return x
 
+    def reads(self, out, x):
+        """Position for position, over statistics of its group's channels at all positions."""
+        return pointwise(len(x), whole=tuple((0, a) for a in range(len(x))))
+
     def parameters(self, x):
         return {"weight": Param((x[0],), SCALE), "bias": Param((x[0],), BIAS)} if self.affine else {}
 
     def flops(self, out, x):
         return statistics_flops(prod(x), self.num_groups, self.affine)
+
+    def saved(self, out, x, *, needs):
+        return with_statistics(per_sample=2 * self.num_groups)
 
     def workspace(self, batch, out, x):
         return batch * (prod(out) + 2 * self.num_groups)  # the squares, and the statistics
@@ -224,6 +264,11 @@ class LayerNorm(Layer):
         "elementwise_affine": Arg("bool", True, "learn a scale (and shift) per normalised element"),
         "bias": Arg("bool", True, "learn the shift too (with elementwise_affine)"),
     }
+
+    def torch_code(self, x):
+        if self.trailing() == 0:
+            return torch_call("ChannelLayerNorm", x[0], self.eps, self.elementwise_affine, self.bias)
+        return torch_call("nn.LayerNorm", self.normalised(x), self.eps, self.elementwise_affine, self.bias)
 
     def validate(self):
         if self.normalized_shape is not None:
@@ -265,6 +310,13 @@ class LayerNorm(Layer):
                             hint="remove 'normalized_shape' to take it from the input")
         return x
 
+    def reads(self, out, x):
+        """Position for position, over statistics of the normalised axes (the channels, or the
+        last ones)."""
+        count = self.trailing()
+        normalised = (0,) if count == 0 else range(len(x) - count, len(x))
+        return pointwise(len(x), whole=tuple((0, a) for a in normalised))
+
     def parameters(self, x):
         if not self.elementwise_affine:
             return {}
@@ -276,6 +328,9 @@ class LayerNorm(Layer):
 
     def flops(self, out, x):
         return statistics_flops(prod(x), prod(x) // prod(self.normalised(x)), self.elementwise_affine, self.bias)
+
+    def saved(self, out, x, *, needs):
+        return with_statistics(per_sample=2 * (prod(x) // prod(self.normalised(x))))
 
     def workspace(self, batch, out, x):
         return batch * (prod(out) + 2 * (prod(x) // prod(self.normalised(x))))  # the squares, the statistics
@@ -310,6 +365,9 @@ class LocalResponseNorm(Layer):
         "k": Arg("float", 1.0, "additive constant"),
     }
 
+    def torch_code(self, x):
+        return torch_call("nn.LocalResponseNorm", self.size, self.alpha, self.beta, self.k)
+
     def output_shape(self, x):
         if len(x) < 2:
             raise SpecError(f"lrn expects a [C, ...] input with positions, got {list(x)}")
@@ -317,6 +375,11 @@ class LocalResponseNorm(Layer):
 
     def flops(self, out, x):
         return prod(x) * (2 * self.size + 3)
+
+    def saved(self, out, x, *, needs):
+        """As F.local_response_norm: the input; the squares zero-padded to C + size - 1
+        channels, which the window average keeps; and the power's base and result."""
+        return Saved(inputs=(0,), own=(Own((3 * x[0] + self.size - 1) * prod(x[1:])),))
 
     def workspace(self, batch, out, x):
         """Running sums of squares over the channels (one plane more than the input), two

@@ -3,8 +3,10 @@ the spatial axes to a size or to another layer's size (U-Net's crop-and-concat).
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod, shape_str
+from .base import Arg, Layer, prod, shape_str, torch_call
+from .reads import IDENTITY, Reads, slide
 from .resampling import INDEX_WORK, PerAxis, per_axis
+from .saving import INPUT, NOTHING, VIEW
 from .window import axes_names
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
@@ -41,6 +43,10 @@ class Pad(Layer):
                                           "(repeat the edge) or circular (wrap around)", choices=PAD_MODES),
         "value": Arg("float", 0.0, "the fill value of mode constant"),
     }
+
+    def torch_code(self, x):
+        return torch_call("Pad", tuple(size for pair in reversed(self.pairs(len(x))) for size in pair), self.mode,
+                          self.value)
 
     def validate(self):
         if isinstance(self.pad, tuple) and len(self.pad) % 2:
@@ -82,6 +88,17 @@ class Pad(Layer):
                                     f"{_axis_label(rank, axis)} ({length})", arg="pad",
                                     hint="circular padding wraps around at most once, as PyTorch")
         return (*x[:first], *(n + before + after for n, (before, after) in zip(x[first:], pairs)))
+
+    def reads(self, out, x):
+        """Position i of a padded axis is position i - before of the input: the added ones
+        count as positions past the border (as a convolution's padding), whatever they hold."""
+        pairs = self.pairs(len(x))
+        first = len(x) - len(pairs)
+        return Reads((*(((0, axis, IDENTITY),) for axis in range(first)),
+                      *(((0, axis, slide(1, -before)),) for axis, (before, _) in enumerate(pairs, start=first))))
+
+    def saved(self, out, x, *, needs):
+        return INPUT if self.mode in ("reflect", "replicate") else NOTHING  # as PyTorch's backward kernels
 
     def workspace(self, batch, out, x):
         """constant: none (the output is filled, then the input copied in). Otherwise one
@@ -135,6 +152,11 @@ class Crop(Layer):
                          allow_null_items=True),
     }
 
+    def torch_code(self, *inputs):
+        if len(inputs) == 2:
+            return "Crop()"  # to the reference's sizes
+        return torch_call("Crop", per_axis(self, "size", self.size, len(inputs[0]) - 1))
+
     def target(self, x, ref=None) -> tuple:
         """The output's spatial sizes for input shape x (and reference shape ref)."""
         if ref is not None:
@@ -164,8 +186,17 @@ class Crop(Layer):
                                 hint="crop only cuts; to enlarge, use pad (or crop the other input)")
         return (x[0], *sizes)
 
+    def reads(self, out, x, ref=None):
+        """Position i of a cut axis is position i + (L - size) // 2 of the input; the
+        reference gives only its sizes."""
+        return Reads((((0, 0, IDENTITY),), *(((0, axis, slide(1, (n - s) // 2)),)
+                                             for axis, n, s in zip(range(1, len(x)), x[1:], out[1:]))))
+
     def workspace(self, batch, out, *inputs):
         return 0  # the cut is copied once, into the output
+
+    def saved(self, out, *inputs, needs):
+        return VIEW  # PyTorch crops by slicing: a view of the input
 
     def forward(self, ops, params, x, ref=None):
         """A copy of the centred window, so that the output does not keep the whole input

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from .. import limits  # read when used: tests lower limits.MAX_LAYERS
 from ..diagnostics import SpecError
-from .base import Arg, Layer, shape_str
+from .base import Arg, Layer, shape_str, torch_call, torch_dim
+from .reads import IDENTITY, Reads, slide
+from .saving import VIEW
 
 AXIS = Arg("int", 0, "the axis to cut along (per sample; 0 = channels, -1 = last)")
 
@@ -36,6 +38,15 @@ class _Cut(Layer):
         if stop <= start:
             raise self.empty(x[axis], start, stop)
         return (*x[:axis], (stop - start + step - 1) // step, *x[axis + 1:])
+
+    def reads(self, out, x):
+        """Position i of the cut axis is position start + i·step of the input; the others as they are."""
+        axis = self.axis % len(x)
+        start, _, step = self.bounds(x[axis])
+        return Reads(tuple(((0, a, slide(step, start) if a == axis else IDENTITY),) for a in range(len(x))))
+
+    def saved(self, out, x, *, needs):
+        return VIEW  # a view: a layer keeping the piece keeps the whole input's tensor
 
     def empty(self, n: int, start: int, stop: int) -> SpecError:
         return SpecError(f"the piece [{start}:{stop}] of axis {self.axis} (size {n}) is empty",
@@ -64,6 +75,9 @@ class Slice(_Cut):
         "step": Arg("int", 1, "take every step-th element", minimum=1),
         "axis": AXIS,
     }
+
+    def torch_code(self, x):
+        return torch_call("Slice", torch_dim(self.axis), self.start, self.stop, self.step)
 
     def bounds(self, n):
         return _clamp(self.start, n), n if self.stop is None else _clamp(self.stop, n), self.step
@@ -117,6 +131,9 @@ class Split(_Pieces):
         "piece": PIECE,
     }
 
+    def torch_code(self, x):
+        return torch_call("Piece", "split", self.sizes, torch_dim(self.axis), self.piece)
+
     def validate(self):
         if not self.sizes:
             raise SpecError("'sizes' must list at least one size", arg="sizes")
@@ -145,6 +162,9 @@ class Chunk(_Pieces):
         "axis": AXIS,
         "piece": PIECE,
     }
+
+    def torch_code(self, x):
+        return torch_call("Piece", "chunk", self.chunks, torch_dim(self.axis), self.piece)
 
     def validate(self):
         if self.piece is None and self.chunks > limits.MAX_LAYERS:

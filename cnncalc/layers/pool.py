@@ -1,9 +1,18 @@
 """Pooling: windowed max/avg (1-D, 2-D, 3-D), global and adaptive pooling (any number of axes)."""
 from __future__ import annotations
 
+from math import gcd
+
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod
+from .base import Arg, Layer, prod, torch_call, torch_keywords
+from .reads import IDENTITY, MAX_PERIOD, Reads, Window, slide, too_long
+from .saving import INPUT, INT64, NOTHING, Own, Saved
 from .window import adaptive_window_total, axes_names, check_positive, conv_length, pool_length
+
+
+def _with_indices(out) -> Saved:
+    """What max pooling keeps for training: its input, and where each maximum was (int64)."""
+    return Saved(inputs=(0,), own=(Own(prod(out), kind=INT64),))
 
 
 def _spatial_input(layer: Layer, x):
@@ -42,6 +51,13 @@ class _WindowPool(Layer):
         # every window counted as full, including those clipped by padding or ceil_mode
         return prod(out) * (prod(self.kernel_size) - 1 + self.final_ops_per_window)
 
+    def reads(self, out, x):
+        """Each channel alone; on each spatial axis k positions d apart, every s, from minus
+        the padding (ceil_mode's last window too: it starts inside)."""
+        return Reads((((0, 0, IDENTITY),), *(((0, axis, slide(s, -p, k, d)),) for axis, k, s, p, d
+                                             in zip(range(1, len(x)), self.kernel_size, self.stride, self.padding,
+                                                    self.dilations()))))
+
     # --- forward pass ---
     def window_pads(self):
         """(left, right) padding per spatial axis; ceil_mode pads stride-1 more on the right
@@ -77,11 +93,19 @@ class _MaxPool(_WindowPool):
     args = {**_WindowPool.args,
             "dilation": Arg("sizes", 1, "spacing between window elements", minimum=1)}
 
+    def torch_code(self, x):
+        return torch_call(f"nn.MaxPool{self.rank}d", **torch_keywords(
+            {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}, kernel_size=self.kernel_size,
+            stride=self.stride, padding=self.padding, dilation=self.dilation, ceil_mode=self.ceil_mode))
+
     def dilations(self):
         return self.dilation
 
     def workspace(self, batch, out, x):
         return self.window_work(batch * x[0], x)
+
+    def saved(self, out, x, *, needs):
+        return _with_indices(out)
 
     def forward(self, ops, params, x):
         padded = ops.pad(x, self.window_pads(), -float("inf"))
@@ -92,6 +116,12 @@ class _AvgPool(_WindowPool):
     final_ops_per_window = 1  # the division
     args = {**_WindowPool.args,
             "count_include_pad": Arg("bool", True, "divide by the full window size at the borders")}
+
+    def torch_code(self, x):
+        return torch_call(f"nn.AvgPool{self.rank}d", **torch_keywords(
+            {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True},
+            kernel_size=self.kernel_size, stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
+            count_include_pad=self.count_include_pad))
 
     def workspace(self, batch, out, x):
         """The window sums, the mask (one padded plane) and its window sums, and the quotient."""
@@ -161,6 +191,10 @@ class _GlobalPool(Layer):
     args = {"keepdims": Arg("bool", True, "keep the pooled axes as size 1, as AdaptivePool(1) does")}
     final_ops_per_window = 0
 
+    def torch_code(self, x):
+        pool = f"nn.Adaptive{'Avg' if self.reduction == 'mean' else 'Max'}Pool{len(x) - 1}d(1)"
+        return pool if self.keepdims else f"nn.Sequential({pool}, nn.Flatten())"
+
     def output_shape(self, x):
         if len(x) < 2:
             raise SpecError(f"{self.type} needs a [C, ...] input with at least one position axis, got {list(x)}")
@@ -169,7 +203,17 @@ class _GlobalPool(Layer):
     def flops(self, out, x):
         return x[0] * (prod(x[1:]) - 1 + self.final_ops_per_window)
 
+    def reads(self, out, x):
+        """Each channel alone, over all its positions: no field, the whole input."""
+        positions = range(1, len(x))
+        return Reads((((0, 0, IDENTITY),), *(() for _ in out[1:])), whole=tuple((0, axis) for axis in positions))
+
     reduction = "max"  # the array namespace's function
+
+    def saved(self, out, x, *, needs):
+        """As PyTorch's adaptive pooling to one value: max keeps the input and the indices;
+        mean keeps nothing."""
+        return _with_indices(out) if self.reduction == "max" else NOTHING
 
     def forward(self, ops, params, x):
         reduce = getattr(ops.xp, self.reduction)
@@ -195,6 +239,9 @@ class _AdaptivePool(Layer):
     final_ops_per_window = 0
     reduction = "max"  # the array namespace's function, as for the global pools
 
+    def torch_code(self, x):
+        return torch_call(f"nn.{type(self).__name__}", self.output_size)  # named as torch's
+
     def output_shape(self, x):
         _spatial_input(self, x)
         return (x[0], *(n if o is None else o for n, o in zip(x[1:], self.output_size)))
@@ -202,6 +249,32 @@ class _AdaptivePool(Layer):
     def flops(self, out, x):
         visited = x[0] * prod(adaptive_window_total(n, o) for n, o in zip(x[1:], out[1:]))
         return visited - prod(out) + self.final_ops_per_window * prod(out)
+
+    def reads(self, out, x):
+        """Each channel alone; on an axis pooled from L to O positions, position i reads
+        [floor(iL/O), ceil((i + 1)L/O) - 1]: windows of varying size that repeat every
+        O/gcd(L, O) positions. Pooled to one position, the axis is reduced whole (as by a
+        global pool): no field."""
+        axes, whole, note = [((0, 0, IDENTITY),)], [], ""
+        for axis, (n, o) in enumerate(zip(x[1:], out[1:]), start=1):
+            period = o // gcd(n, o)
+            if o == 1 < n:
+                axes.append(())
+                whole.append((0, axis))
+            elif period > MAX_PERIOD:
+                axes.append(())
+                note = too_long(period, f"{self.type}'s window from {n} to {o}")
+            else:
+                spans = tuple((q * n // o, -(-(q + 1) * n // o) - 1) for q in range(period))
+                axes.append(((0, axis, Window(period, n // gcd(n, o), spans)),))
+        return Reads(tuple(axes), tuple(whole), note)
+
+    def saved(self, out, x, *, needs):
+        """Max keeps the input and the indices; average keeps the input, except where every
+        output axis is 1: PyTorch then takes a mean, which keeps nothing."""
+        if self.reduction == "max":
+            return _with_indices(out)
+        return NOTHING if all(n == 1 for n in out[1:]) else INPUT
 
     def workspace(self, batch, out, x):
         """Per pooled axis, the pooled pieces and their concatenation (the input with the

@@ -3,8 +3,10 @@ heads use)."""
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod, shape_str
+from .base import Arg, Layer, prod, shape_str, torch_call, torch_dim
+from .reads import IDENTITY, Reads
 from .norm import mean
+from .saving import NOTHING
 
 
 class Mean(Layer):
@@ -18,6 +20,9 @@ class Mean(Layer):
         "axes": Arg("ints", doc="the per-sample axes averaged over, e.g. [1, 2] (0 = channels, -1 = last)"),
         "keepdims": Arg("bool", False, "keep the averaged axes as size 1 (torch.mean's keepdim)"),
     }
+
+    def torch_code(self, x):
+        return torch_call("Mean", tuple(torch_dim(axis) for axis in self.reduced(x)), self.keepdims)
 
     def reduced(self, x) -> tuple:
         """The averaged axes, counted from 0, in order."""
@@ -40,11 +45,20 @@ class Mean(Layer):
             return tuple(1 if i in axes else d for i, d in enumerate(x))
         return tuple(d for i, d in enumerate(x) if i not in axes)
 
+    def reads(self, out, x):
+        """The averaged axes whole (kept as size 1, or dropped), the others as they are."""
+        axes = self.reduced(x)
+        kept = (((0, a, IDENTITY),) if a not in axes else () for a in range(len(x)) if self.keepdims or a not in axes)
+        return Reads(tuple(kept), whole=tuple((0, a) for a in axes))
+
     def flops(self, out, x):
         return prod(x)
 
     def workspace(self, batch, out, x):
         return 0  # the sums are the output, divided in place
+
+    def saved(self, out, x, *, needs):
+        return NOTHING  # the gradient is spread evenly: only sizes are needed
 
     def forward(self, ops, params, x):
         axes = tuple(sorted(a % (x.ndim - 1) + 1 for a in self.axes))

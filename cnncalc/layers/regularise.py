@@ -4,7 +4,8 @@ parameters, no FLOPs, no working arrays."""
 from __future__ import annotations
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, shape_str
+from .base import Arg, Layer, prod, shape_str, torch_call
+from .saving import BOOL, VIEW, Own, Saved
 
 
 class _Identity(Layer):
@@ -12,6 +13,9 @@ class _Identity(Layer):
     moves_no_data = True
     args = {"p": Arg("float", 0.5, "probability of zeroing an element during training")}
     spatial: int | None = None  # channel-wise dropouts: the spatial axes after the channels
+
+    def torch_code(self, x):
+        return torch_call(f"nn.{type(self).__name__}", self.p)  # the dropouts are named as torch's
 
     def validate(self):
         if not 0 <= self.p <= 1:
@@ -24,6 +28,17 @@ class _Identity(Layer):
                             f"got {len(x)}-D {shape_str(x)}",
                             hint="use dropout for element-wise dropout, or the channel-wise one of this rank")
         return x
+
+    def saved(self, out, x, *, needs):
+        """As PyTorch's dropout: p = 0 returns the input itself; p = 1 multiplies by a zero
+        scalar, which is kept; otherwise the mask is kept: element-wise, the bool mask of
+        native_dropout (what nn.Dropout runs on a GPU), channel-wise, one value per channel
+        in the activations' dtype."""
+        if self.p == 0:
+            return VIEW
+        if self.p == 1:
+            return Saved(own=(Own(fixed=1),))
+        return Saved(own=(Own(prod(out), kind=BOOL) if self.spatial is None else Own(out[0]),))
 
     def forward(self, ops, params, x):
         return x  # inference
@@ -65,3 +80,13 @@ class StochasticDepth(_Identity):
         "mode": Arg("choice", "row", "'row': per sample, 'batch': the whole batch at once",
                     choices=("row", "batch")),
     }
+
+    def torch_code(self, x):
+        return torch_call("StochasticDepth", self.p, self.mode)
+
+    def saved(self, out, x, *, needs):
+        """torchvision's stochastic_depth: p = 0 returns the input; otherwise it multiplies
+        by a noise of one value per sample ('row') or one for the batch, which is kept."""
+        if self.p == 0:
+            return VIEW
+        return Saved(own=(Own(1) if self.mode == "row" else Own(fixed=1),))

@@ -25,7 +25,9 @@ import math
 from functools import cmp_to_key
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod, shape_str
+from .base import Arg, Layer, prod, shape_str, torch_call
+from .reads import IDENTITY, MAX_PERIOD, Reads, Window, slide, too_long
+from .saving import NOTHING
 from .window import axes_names
 
 # taps per axis, and the spatial axes a mode interpolates (None: nearest works on 1 to 3)
@@ -37,7 +39,10 @@ INDEX_WORK = 16  # elements per output coordinate for the index and weight array
 def scaled_length(length: int, scale: float) -> int:
     """floor(L * scale), the product taken in double precision as PyTorch takes it
     (ATen compute_output_size: static_cast<double>(L) * scale, then truncated; Python's
-    float product is the same correctly rounded IEEE double product)."""
+    float product is the same correctly rounded IEEE double product). A whole scale is an
+    exact product, which a symbolic length can take too."""
+    if float(scale).is_integer():
+        return length * int(scale)
     return math.floor(float(length) * scale)
 
 
@@ -99,6 +104,10 @@ class Upsample(Layer):
                                                      "scale_factor (as PyTorch's option)"),
     }
 
+    def torch_code(self, x):
+        return torch_call("nn.Upsample", self.size, self.scale_factor, self.mode, self.align_corners,
+                          self.recompute_scale_factor)
+
     def validate(self):
         if (self.size is None) == (self.scale_factor is None):
             raise SpecError("give exactly one of 'size' and 'scale_factor'",
@@ -159,6 +168,44 @@ class Upsample(Layer):
 
     def flops(self, out, x):
         return prod(out) * interpolation_flops(self.taps, len(out) - 1)
+
+    def reads(self, out, x):
+        """Each channel alone; on a resized axis, output i reads the positions its taps
+        address around the source coordinate src(i) (the module's docstring), less a tap of
+        weight 0 (src a whole number): floor(src) for nearest, floor and ceil for linear,
+        floor - 1 … floor + 2 for bicubic. A pattern that repeats every denominator of the
+        ratio r. Exact arithmetic, with a scale factor as written: PyTorch computes src in
+        floating point, where a ratio binary cannot hold may move a whole-number src by a
+        rounding error (and so the field of that position by one)."""
+        from fractions import Fraction
+
+        axes, note, rank = [((0, 0, IDENTITY),)], "", len(x) - 1
+        for axis, n, o, scale in zip(range(1, len(x)), x[1:], out[1:], self.kernel_scales(rank)):
+            if self.identity(n, o, scale, rank):
+                axes.append(((0, axis, IDENTITY),))
+                continue
+            if self.aligned:
+                ratio = Fraction(n - 1, o - 1) if o > 1 else Fraction(0)
+            else:
+                ratio = Fraction(n, o) if scale is None else 1 / Fraction(repr(scale))
+            if ratio.denominator > MAX_PERIOD:
+                axes.append(())
+                note = too_long(ratio.denominator, f"{self.type}'s ratio {ratio}")
+                continue
+            half = 0 if self.taps == 1 or self.aligned else Fraction(1, 2)
+            spans = tuple(self.tapped(ratio * (q + half) - half) for q in range(ratio.denominator))
+            axes.append(((0, axis, Window(ratio.denominator, ratio.numerator, spans)),))
+        return Reads(tuple(axes), note=note)
+
+    def tapped(self, source) -> tuple:
+        """(first, last) of the positions read, with non-zero weight, at source coordinate `source`."""
+        first = math.floor(source)
+        if self.taps == 1 or source == first:
+            return first, first
+        return (first, first + 1) if self.taps == 2 else (first - 1, first + 2)
+
+    def saved(self, out, x, *, needs):
+        return NOTHING  # the backward kernels need only the sizes
 
     # --- forward pass ---
     def identity(self, length: int, size: int, scale, rank: int) -> bool:
@@ -270,8 +317,14 @@ class _Rearrange(Layer):
     """A reshape, a transpose (a view) and a reshape: the last copies the elements once, into
     the output, so no array is held besides it."""
 
+    def torch_code(self, x):
+        return torch_call(f"nn.{type(self).__name__}", *(getattr(self, name) for name in self.args))  # named as torch's
+
     def workspace(self, batch, out, *inputs):
         return 0
+
+    def saved(self, out, x, *, needs):
+        return NOTHING  # the gradient is rearranged back
 
 
 def _check_factor(name: str, factor: int, size: int, what: str):
@@ -293,6 +346,16 @@ class PixelShuffle(_Rearrange):
         r = self.upscale_factor
         _check_factor("upscale_factor", r * r, x[-3], "the channel count")
         return (*x[:-3], x[-3] // (r * r), x[-2] * r, x[-1] * r)
+
+    def reads(self, out, x):
+        """Row (column) i of the output comes from row floor(i/r) of r² input channels: a
+        pattern of r outputs per input position (a jump of 1/r)."""
+        r, lead = self.upscale_factor, len(x) - 3
+        if r > MAX_PERIOD:
+            space, note = ((), ()), too_long(r, "pixel_shuffle's factor")
+        else:
+            space, note = tuple(((0, axis, Window(r, 1, ((0, 0),) * r)),) for axis in (lead + 1, lead + 2)), ""
+        return Reads((*(((0, axis, IDENTITY),) for axis in range(lead)), (), *space), note=note)
 
     def forward(self, ops, params, x):
         xp, r = ops.xp, self.upscale_factor
@@ -317,6 +380,13 @@ class PixelUnshuffle(_Rearrange):
         _check_factor("downscale_factor", r, x[-2], "the height")
         _check_factor("downscale_factor", r, x[-1], "the width")
         return (*x[:-3], x[-3] * r * r, x[-2] // r, x[-1] // r)
+
+    def reads(self, out, x):
+        """Row (column) i of the output gathers rows r·i … r·i + r - 1 of the input, one into
+        each of r² channels."""
+        r, lead = self.downscale_factor, len(x) - 3
+        return Reads((*(((0, axis, IDENTITY),) for axis in range(lead)), (),
+                      *(((0, axis, slide(r, 0, r)),) for axis in (lead + 1, lead + 2))))
 
     def forward(self, ops, params, x):
         xp, r = ops.xp, self.downscale_factor

@@ -8,11 +8,13 @@ at the end only. The weight is [C_in, C_out/groups, *k], as PyTorch stores it.
 from __future__ import annotations
 
 from itertools import product
+from math import gcd
 
 from ..diagnostics import SpecError
-from .base import Arg, Layer, prod, shape_str
+from .base import Arg, Layer, prod, shape_str, torch_call, torch_keywords
 from .conv import block_positions, blocking, blocks
 from .parameters import BIAS, HeNormal, Param
+from .reads import MAX_PERIOD, Reads, Window, too_long
 from .window import axes_names
 
 # elements a strided in-place add may buffer (NumPy: 8192 per operand, three operands)
@@ -22,6 +24,21 @@ ADD_BUFFERS = 3 * 8192
 def transposed_length(length, kernel, stride, padding, output_padding, dilation):
     """(L - 1)*s - 2p + d(k - 1) + output_padding + 1, as PyTorch."""
     return (length - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def _inputs_of(c: int, kernel: int, stride: int, dilation: int):
+    """(first, last) of the input positions i with i·stride = c - t·dilation for an offset
+    0 <= t < kernel, or None: t runs over one residue class modulo stride/gcd, solved
+    directly (a kernel may be long)."""
+    g = gcd(dilation, stride)
+    if c % g:
+        return None
+    step = stride // g
+    low = c // g * pow(dilation // g, -1, step) % step  # the least offset that lands on an input
+    if low >= kernel:
+        return None
+    high = low + (kernel - 1 - low) // step * step
+    return (c - high * dilation) // stride, (c - low * dilation) // stride
 
 
 class _ConvTranspose(Layer):
@@ -39,6 +56,12 @@ class _ConvTranspose(Layer):
         "bias": Arg("bool", True, "one additive bias per output channel"),
         "in_channels": Arg("int", None, "input channels (inferred; checked when given)", minimum=1),
     }
+
+    def torch_code(self, x):
+        return torch_call(f"nn.ConvTranspose{self.rank}d", x[0], self.out_channels, **torch_keywords(
+            {"stride": 1, "padding": 0, "output_padding": 0, "groups": 1, "bias": True, "dilation": 1},
+            kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
+            output_padding=self.output_padding, groups=self.groups, bias=self.bias, dilation=self.dilation))
 
     def validate(self):
         if self.out_channels % self.groups:
@@ -89,6 +112,20 @@ class _ConvTranspose(Layer):
 
     def flops(self, out, x):
         return 2 * self.macs(out, x) + (prod(out) if self.bias else 0)
+
+    def reads(self, out, x):
+        """Every input channel (of its group); on each spatial axis, output o reads the inputs
+        i with i·s + t·d - p = o for a kernel offset t, d/gcd(d, s) apart: a pattern of s
+        outputs per input position (some may read none when k·d leaves stride phases out)."""
+        axes, note = [()], ""
+        for axis, k, s, p, d in zip(range(1, len(x)), self.kernel_size, self.stride, self.padding, self.dilation):
+            if s > MAX_PERIOD:
+                axes.append(())
+                note = too_long(s, f"{self.type}'s stride")
+            else:
+                spans = tuple(_inputs_of(q + p, k, s, d) for q in range(s))
+                axes.append(((0, axis, Window(s, 1, spans, d // gcd(d, s))),))
+        return Reads(tuple(axes), whole=((0, 0),), note=note)
 
     def workspace(self, batch, out, x):
         """The weights reordered for the GEMM, per block of input positions (conv's

@@ -34,8 +34,9 @@ def pool_length(length, kernel, stride, padding, dilation, ceil_mode):
 def adaptive_window_total(length: int, out: int) -> int:
     """Sum of the window sizes adaptive pooling uses on one axis (windows overlap):
     sum over i < O of ceil((i+1)L/O) - floor(iL/O). Each ceiling is the floor, plus one
-    where (i+1)L/O is not whole (O - gcd(L, O) of them); the floors telescope to L."""
-    return length + out - math.gcd(length, out)
+    where (i+1)L/O is not whole (O - gcd(L, O) of them); the floors telescope to L.
+    gcd(L, O) = gcd(L mod O, O): for a symbolic L, a condition on L mod O only."""
+    return length + out - math.gcd(length % out, out)
 
 
 def formula(length, kernel, stride, padding, dilation, ceil_mode=None) -> str:

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 def human(n: int, unit: str = "") -> str:
     """1234567 -> '1.23M'; bytes with unit='B' -> '4.9 MB' (decimal units). In integer
-    arithmetic (rounding half to even), so that a figure of any size prints."""
+    arithmetic (rounding half to even), so that a figure of any size prints. A formula
+    (symbolic input) prints as itself."""
+    if type(n) is not int:
+        return f"{n.shown()} {unit}" if unit else n.shown()
     for size, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(n) >= size:
             places = 2 if abs(n) < 10 * size else 1
@@ -29,10 +32,12 @@ def human(n: int, unit: str = "") -> str:
 
 
 def exact(n: int) -> str:
-    return f"{n:,}"
+    return f"{n:,}" if type(n) is int else n.shown()
 
 
 def both(n: int) -> str:
+    if type(n) is not int:
+        return n.shown()
     return f"{n:,}" if abs(n) < 1000 else f"{n:,} ({human(n)})"
 
 
