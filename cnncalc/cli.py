@@ -511,10 +511,26 @@ def export(
             with _writing():
                 sys.stdout.write(source)
             return
-        try:
-            with open(output, "w", encoding="utf-8") as file:
+        if os.path.exists(output) and os.path.exists(spec) and os.path.samefile(output, spec):
+            raise UsageError(f"-o {output!r} is the spec itself: the export would replace it",
+                             hint="write the module to a .py file of its own")
+        import tempfile
+
+        temporary = None
+        try:  # written beside the target, then renamed over it: never a half-written file
+            handle, temporary = tempfile.mkstemp(prefix=".cnncalc-", suffix=".tmp",
+                                                 dir=os.path.dirname(os.path.abspath(output)))
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
                 file.write(source)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(temporary, 0o666 & ~mask)  # as open() would make it, not mkstemp's 0600
+            if os.path.isdir(output):
+                raise IsADirectoryError(21, "Is a directory")
+            os.replace(temporary, output)
         except OSError as error:
+            if temporary is not None and os.path.isfile(temporary):
+                os.unlink(temporary)
             raise OutputError(f"cannot write {output!r}: {error.strerror or error}") from None
 
     run(action)

@@ -225,6 +225,27 @@ def test_cli_writes_the_file_and_refuses_cleanly(tmp_path):
     assert invoke_without_crash("export", str(tmp_path / "nope.yaml"), "--to", "pytorch").exit_code == 2
 
 
+def test_export_never_replaces_its_spec_nor_leaves_half_a_file(tmp_path):
+    from helpers import SPECS
+
+    spec = tmp_path / "net.yaml"
+    spec.write_bytes((SPECS / "lenet5.yaml").read_bytes())
+    before = spec.read_bytes()
+    result = invoke_without_crash("export", str(spec), "--to", "pytorch", "-o", str(spec))
+    assert result.exit_code == 2 and "is the spec itself" in result.stderr
+    assert spec.read_bytes() == before
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "net.py").mkdir()  # a folder in the way: refused, and nothing left behind
+    assert invoke_without_crash("export", str(spec), "--to", "pytorch", "-o", str(folder / "net.py")).exit_code == 2
+    assert [p.name for p in folder.iterdir()] == ["net.py"]
+    target = folder / "model.py"
+    target.write_text("old")
+    assert invoke_without_crash("export", str(spec), "--to", "pytorch", "-o", str(target)).exit_code == 0
+    assert target.read_text().startswith('"""A network as a PyTorch module')
+    assert sorted(p.name for p in folder.iterdir()) == ["model.py", "net.py"]
+
+
 def test_module_attributes_list_is_torchs():
     public = {name for name in dir(nn.Module) if not name.startswith("_")}
     assert public <= MODULE_ATTRIBUTES
