@@ -105,15 +105,18 @@ def to_csv(summary: Summary, rows: list, outcomes: list, color: bool = False, fi
 def to_table(summary: Summary, rows: list, outcomes: list, color: bool = False, fields=None,
              percent: bool = False) -> str:
     style = Style(color)
-    body = [["input", "", shape_str(summary.input_shape), "", "", ""]]
+    # the input's row, above rows of layers (not above the totals of each type, --by-type)
+    body = [["input", "", shape_str(summary.input_shape), "", "", ""]] if all(r.output_shape for r in rows) else []
+    first = len(body)
     for r in rows:
         body.append([safe(r.name), safe(r.type), _shape(r.output_shape), exact(r.params) if r.params else "-",
                      exact(r.macs) if r.macs else "-", exact(r.flops) if r.flops else "-"])
     headers, right = ["Layer", "Type", "Output shape", "Params", "MACs", "FLOPs"], {3, 4, 5}
     if percent:
         headers, right = headers + ["Params %", "MACs %"], right | {len(headers), len(headers) + 1}
-        body[0] += ["", ""]
-        for line, r in zip(body[1:], rows):
+        for line in body[:first]:
+            line += ["", ""]
+        for line, r in zip(body[first:], rows):
             line += _share_cells(r, summary)
     if fields is not None:
         headers, right = headers + list(FIELD_HEADERS), right | {6, 7, 8}
