@@ -96,6 +96,8 @@ MUTATIONS = [
              "slide(s, -left, k, d)", "slide(s, -left, k, 1)", ("tests/test_receptive_field.py",)),
     Mutation("receptive field: a transposed convolution's taps ignore dilation", "cnncalc/layers/transposed.py",
              "Window(s, 1, spans, d // gcd(d, s))", "Window(s, 1, spans, 1)", ("tests/test_receptive_field.py",)),
+    Mutation("diagram: a folded block's inner edges drawn as self-loops", "cnncalc/diagram.py",
+             "if edge[0] != edge[1] and edge not in seen:", "if edge not in seen:", ("tests/test_diagram.py",)),
     Mutation("pool FLOPs count k adds per window", "cnncalc/layers/pool.py",
              "return prod(out) * (prod(self.kernel_size) - 1 + self.final_ops_per_window)",
              "return prod(out) * (prod(self.kernel_size) + self.final_ops_per_window)",

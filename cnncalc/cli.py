@@ -56,6 +56,7 @@ TrainingOptimizer = _choices("TrainingOptimizer", OPTIMIZERS)
 TrainingPrecision = _choices("TrainingPrecision", PRECISIONS)
 SizesFormat = _choices("SizesFormat", ("table", "json"))
 RankFigure = _choices("RankFigure", ("params", "macs", "flops"))
+DiagramFormat = _choices("DiagramFormat", ("mermaid", "dot"))
 ExplainFormat = _choices("ExplainFormat", explain_formats)
 DiffFormat = _choices("DiffFormat", diff_formats)
 ExportTarget = _choices("ExportTarget", EXPORT_TARGETS)
@@ -472,6 +473,32 @@ def diff(
         with _writing():
             render.show(sys.stdout, output_format.value, result, limit)
         return 1 if limit is not None and result.exceeded(limit) else 0
+
+    run(action)
+
+
+@app.command()
+def diagram(
+    spec: str = typer.Argument(..., metavar="SPEC", help="A YAML network spec."),
+    input_shape: Optional[str] = InputOption,
+    variables: Optional[List[str]] = SetOption,
+    depth: Optional[int] = typer.Option(None, "--depth", min=1,
+                                        help="Draw N levels of blocks: deeper instances are one node each."),
+    output_format: DiagramFormat = typer.Option(DiagramFormat.mermaid, "--format", "-f", help="Output format."),
+) -> None:
+    """Draw the network: each layer's name, type, output shape and MACs; blocks as clusters."""
+
+    def action():
+        from .diagram import diagram as drawn
+        from .render import diagram as render
+        from .summary import summarize
+
+        result = summarize(load_network(spec, variables, input_shape))
+        if result.symbolic:
+            raise UsageError("diagram draws one network: give the symbolic sizes numbers",
+                             hint="e.g. --input 3,224,224 or --set H=224")
+        with _writing():
+            render.show(sys.stdout, output_format.value, drawn(result, depth))
 
     run(action)
 

@@ -803,7 +803,7 @@ def command_case(draw, process_share: int = 16, scale_share: int = 25):
     one in `scale_share` (0: none) reads a scale spec (and always runs as a process)."""
     rnd = _random(draw)
     command = rnd.choice(["summary"] * 8 + ["check"] * 4 + ["update"] * 4 + ["verify"] * 2
-                         + ["misc", "sizes", "explain"])
+                         + ["misc", "sizes", "explain", "diagram"])
     if command == "misc":
         args = rnd.choice([["layers"], ["--version"], ["--help"], [], ["nosuch"], ["summary"], ["check"],
                            ["verify"], ["summary", "--help"], ["layers", "extra"], ["--version", "layers"]])
@@ -839,6 +839,11 @@ def command_case(draw, process_share: int = 16, scale_share: int = 25):
         fmt = rnd.choice(["table", "json"])
         flags = _flags(draw, rnd, _sizes_flags(fmt), ["--format"])
         label = f"sizes:{fmt}"
+    elif command == "diagram":
+        fmt = rnd.choice(["mermaid", "dot"])
+        flags = _flags(draw, rnd, {"--format": st.just(fmt), "--depth": st.integers(0, 4).map(str),
+                                   "--input": st.sampled_from(INPUT_VALUES)}, ["--format"])
+        label = f"diagram:{fmt}"
     elif command == "explain":
         fmt = rnd.choice(["text", "markdown", "latex", "json"])
         flags = _flags(draw, rnd, _explain_flags(fmt), ["--format"])
