@@ -523,41 +523,24 @@ def export(
     spec: str = typer.Argument(..., help="Path to the spec YAML."),
     to: ExportTarget = typer.Option(..., "--to", help="The framework whose source to write."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
-    variables: List[str] = typer.Option([], "--set", help="Override a variable: NAME=VALUE (repeatable)."),
-    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the input shape, e.g. 3,128,128."),
+    variables: Optional[List[str]] = SetOption,
+    input_shape: Optional[str] = InputOption,
 ) -> None:
     """Write the network as source code to train: a plain PyTorch nn.Module file.
 
     One module attribute per spec layer, named as in the spec; one class per block."""
 
     def action():
-        from .export import export as exported
+        from .export import export as exported, write
 
         source = exported(load_network(spec, variables, input_shape), to.value)
         if output is None:
             with _writing():
                 sys.stdout.write(source)
             return
-        if os.path.exists(output) and os.path.exists(spec) and os.path.samefile(output, spec):
-            raise UsageError(f"-o {output!r} is the spec itself: the export would replace it",
-                             hint="write the module to a .py file of its own")
-        import tempfile
-
-        temporary = None
-        try:  # written beside the target, then renamed over it: never a half-written file
-            handle, temporary = tempfile.mkstemp(prefix=".cnncalc-", suffix=".tmp",
-                                                 dir=os.path.dirname(os.path.abspath(output)))
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(source)
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(temporary, 0o666 & ~mask)  # as open() would make it, not mkstemp's 0600
-            if os.path.isdir(output):
-                raise IsADirectoryError(21, "Is a directory")
-            os.replace(temporary, output)
+        try:
+            write(source, output, spec)
         except OSError as error:
-            if temporary is not None and os.path.isfile(temporary):
-                os.unlink(temporary)
             raise OutputError(f"cannot write {output!r}: {error.strerror or error}") from None
 
     run(action)

@@ -97,11 +97,9 @@ class _Range:
             return False
         base = self.witness - self.witness % period
         drift = self.at(formula, base + period) - self.at(formula, base)
-        if drift and kind != ">=0":  # E grows or shrinks each period: it holds at a few sizes only
+        if drift:  # E grows or shrinks each period: no residues say where it holds
             return False
-        if kind == ">=0" and drift:
-            return False
-        holding = {r for r in range(period) if _holds(self.at(formula, base + r), kind)}
+        holding = {r for r in range(period) if holds(self.at(formula, base + r), kind)}
         if len(holding) == period:
             return True
         self._residues(period, holding, layer)
@@ -154,7 +152,9 @@ class _Range:
         return found
 
 
-def _holds(value: int, kind: str) -> bool:
+def holds(value, kind: str):
+    """Whether a statement's formula, evaluated to `value` (a number, or a NumPy array of
+    them), satisfies it."""
     return value >= 0 if kind == ">=0" else value == 0 if kind == "==0" else value != 0
 
 

@@ -268,13 +268,11 @@ class Line(NamedTuple):
     def to_dict(self) -> dict:
         """For JSON: a size that is a formula (symbolic input) as its text."""
         data = self._asdict()
-        data["result"] = _json_number(self.result)
-        data["values"] = {name: _json_number(value) for name, value in self.values.items()}
+        from .summary import json_value
+
+        data["result"] = json_value(self.result)
+        data["values"] = json_value(self.values)
         return data
-
-
-def _json_number(value):
-    return value if type(value) is int else str(value)
 
 
 def leaves(term, found: dict | None = None) -> dict:

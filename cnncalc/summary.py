@@ -23,7 +23,7 @@ class LayerRecord(WithFigures):
 
     def to_dict(self) -> dict:
         return {"name": self.name, "type": self.type, "inputs": list(self.inputs),
-                "output_shape": _plain(self.output_shape), **_plain(self.figures.to_dict())}
+                "output_shape": json_value(self.output_shape), **json_value(self.figures.to_dict())}
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Totals(WithFigures):
     activation_memory: int  # bytes: every layer's output for the whole batch
 
     def to_dict(self) -> dict:
-        return _plain({**self.figures.to_dict(non_trainable=True), "param_memory": self.param_memory,
+        return json_value({**self.figures.to_dict(non_trainable=True), "param_memory": self.param_memory,
                        "activation_memory": self.activation_memory})
 
 
@@ -72,8 +72,8 @@ class Summary:
         return requirements(self.conditions, witnesses)
 
     def to_dict(self) -> dict:
-        data = {"name": self.name, "input_shape": _plain(self.input_shape),
-                "output_shape": _plain(self.output_shape), "dtype": self.dtype, "batch": self.batch,
+        data = {"name": self.name, "input_shape": json_value(self.input_shape),
+                "output_shape": json_value(self.output_shape), "dtype": self.dtype, "batch": self.batch,
                 "vars": dict(self.network.variables) if self.network else {},
                 "layers": [record.to_dict() for record in self.layers], "totals": self.totals.to_dict()}
         if self.symbolic:  # the figures are formulas (strings); where they hold
@@ -81,12 +81,12 @@ class Summary:
         return data
 
 
-def _plain(value):
+def json_value(value):
     """Figures and shapes for JSON: numbers as they are, a formula (symbolic input) as text."""
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: json_value(item) for key, item in value.items()}
     if isinstance(value, (tuple, list)):
-        return [_plain(item) for item in value]
+        return [json_value(item) for item in value]
     return value if type(value) is int or value is None else value.shown()
 
 

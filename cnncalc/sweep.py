@@ -173,7 +173,7 @@ def valid_sizes(spec: str, overrides: dict, first: int, last: int) -> SizesRepor
     size as a number (tests/test_symbolic.py), in a few runs."""
     import numpy
 
-    from .conditions import statements
+    from .conditions import holds, statements
     from .language.build import load
     from .summary import infer_shapes
     from .symbolic import Size, tracing
@@ -201,8 +201,7 @@ def valid_sizes(spec: str, overrides: dict, first: int, last: int) -> SizesRepor
                 works = False
         region = undecided.copy()
         for formula, kind, _ in statements(conditions):
-            values = formula.evaluate({"S": sizes})
-            region &= values >= 0 if kind == ">=0" else values == 0 if kind == "==0" else values != 0
+            region &= holds(formula.evaluate({"S": sizes}), kind)
         valid |= region & works
         undecided &= ~region
     raise UsageError(f"the network takes more than {MAX_PATHS} different paths through its rules "

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnncalc.conditions import requirements, statements
+from cnncalc.conditions import holds, requirements, statements
 from cnncalc.diagnostics import SpecError
 from cnncalc.language.build import load
 from cnncalc.summary import infer_shapes, summarize
@@ -41,9 +41,7 @@ def _value(figure, bindings):
 
 
 def _holds(summary, bindings) -> bool:
-    return all((formula.evaluate(bindings) >= 0) if kind == ">=0" else (formula.evaluate(bindings) == 0)
-               if kind == "==0" else (formula.evaluate(bindings) != 0)
-               for formula, kind, _ in statements(summary.conditions))
+    return all(holds(formula.evaluate(bindings), kind) for formula, kind, _ in statements(summary.conditions))
 
 
 @pytest.mark.parametrize("stem", ZOO)
