@@ -12,18 +12,20 @@ or a remote helper that the repository names.
 
 The file at REV is the file of the same path in the repository (its folder as `git
 rev-parse --show-prefix` gives it, and its name), symlinks inside the repository followed
-as git stores them. It may not include other files: `include:` paths are read from the
-working tree, so a spec that has them is refused, at its `include:`."""
+as git stores them. The files it includes are read at REV too, by the same rules as on
+disk: relative to the including file, never above the repository's top folder."""
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 import subprocess
 
-from .diagnostics import Location, SpecError, UsageError
+from .diagnostics import Location, UsageError
 from .language.build import build
-from .language.reader import MAX_FILE_BYTES, Budget, Mapping, load_yaml
+from .language.include import outside, relative
+from .language.reader import Budget, load_yaml, room, text_of, too_large
 from .network import Network
 
 MAX_REV = 256  # characters of a revision: far beyond any branch name or hash
@@ -38,22 +40,13 @@ _BLOB = re.compile(rb"([0-9a-f]{40,64}) blob ([0-9]+)")
 
 
 def load_at(path: str, rev: str, *, variables: dict | None = None, input_shape=None) -> Network:
-    """The network the spec at `path` described at revision `rev`; messages name the file
-    `<REV:its path in the repository>`."""
-    data, inside = read_at(path, rev)
-    name = shown_name(rev, inside)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})",
-                        Location(name)) from None
-    budget = Budget(len(data))
-    doc = load_yaml(text, name, budget)
-    if isinstance(doc, Mapping) and doc.get("include"):
-        raise UsageError(f"--rev reads one file from git, and {name} includes others", doc.where("include"),
-                         hint=f"compare two checkouts instead: git worktree add /tmp/old {rev}, then "
-                              f"cnncalc diff /tmp/old/{inside} {path}")
-    return build(doc, name, variables=variables, input_shape=input_shape, budget=budget)
+    """The network the spec at `path` described at revision `rev`, and the files it
+    includes as they were then; messages name a file `<REV:its path in the repository>`."""
+    files = FilesAt(path, rev)
+    budget = Budget()
+    name = shown_name(rev, files.top)
+    doc = load_yaml(files.read(files.top, budget), name, budget)
+    return build(doc, name, variables=variables, input_shape=input_shape, budget=budget, files=files)
 
 
 def shown_name(rev: str, inside: str) -> str:
@@ -62,28 +55,46 @@ def shown_name(rev: str, inside: str) -> str:
     return f"<{rev}:{inside}>"
 
 
-def read_at(path: str, rev: str) -> tuple[bytes, str]:
-    """The bytes of the file at `path` as it was at revision `rev`, and its path in the repository."""
-    _check(rev)
-    git = _Git(os.path.dirname(os.path.abspath(path)))
-    where = git.run("rev-parse", "--is-inside-work-tree", "--show-prefix", fails=WORK_TREE).split(b"\n")
-    if where[0] != b"true" or len(where) < 2:
-        raise UsageError(WORK_TREE)
-    inside = where[1].decode("utf-8", "surrogateescape") + os.path.basename(path)
-    if "\n" in inside:
-        raise UsageError("--rev cannot name a file with a line break in its path to git")
-    commit = git.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}",
-                     fails=f"{rev!r} is not a commit of this repository", hint=REV_HINT)
-    request = commit.strip() + b":" + inside.encode("utf-8", "surrogateescape") + b"\n"
-    found = git.run("cat-file", "--batch-check", "--follow-symlinks", stdin=request, fails="cannot read from git")
-    blob = _BLOB.fullmatch(found.split(b"\n", 1)[0])
-    if not blob:
-        raise UsageError(f"{inside!r} {_absent(found)} at {rev}",
-                         hint=f"`git log --oneline -- {inside}` lists the commits that change it")
-    if int(blob.group(2)) > MAX_FILE_BYTES:
-        raise SpecError(f"file is larger than {MAX_FILE_BYTES:,} bytes", Location(shown_name(rev, inside)),
-                        hint="a spec should use blocks and repeat rather than listing layers")
-    return git.run("cat-file", "blob", blob.group(1).decode(), fails="cannot read from git"), inside
+class FilesAt:
+    """The spec at `path` and the files it includes, as they were at revision `rev`: a
+    file is named by its path in the repository (`real`, as the language's include
+    reader calls it), as the including file names it, `..` resolved; git follows
+    symlinks inside the repository."""
+
+    def __init__(self, path: str, rev: str):
+        _check(rev)
+        self.rev = rev
+        self.git = _Git(os.path.dirname(os.path.abspath(path)))
+        where = self.git.run("rev-parse", "--is-inside-work-tree", "--show-prefix", fails=WORK_TREE).split(b"\n")
+        if where[0] != b"true" or len(where) < 2:
+            raise UsageError(WORK_TREE)
+        self.top = where[1].decode("utf-8", "surrogateescape") + os.path.basename(path)
+        self.commit = self.git.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}",
+                                   fails=f"{rev!r} is not a commit of this repository", hint=REV_HINT).strip()
+
+    def resolve(self, path: str, loc: Location, including) -> tuple:
+        relative(path, loc)
+        real = posixpath.normpath(posixpath.join(posixpath.dirname(including.real), path))
+        if real == ".." or real.startswith("../"):
+            raise outside(path, loc, f": it is {real}, above the repository's top folder")
+        return shown_name(self.rev, real), real
+
+    def read(self, inside: str, budget: Budget) -> str:
+        """The text of the file at `inside` at the revision, counted toward `budget`."""
+        name = shown_name(self.rev, inside)
+        if "\n" in inside:
+            raise UsageError("--rev cannot name a file with a line break in its path to git")
+        request = self.commit + b":" + inside.encode("utf-8", "surrogateescape") + b"\n"
+        found = self.git.run("cat-file", "--batch-check", "--follow-symlinks", stdin=request,
+                             fails="cannot read from git")
+        blob = _BLOB.fullmatch(found.split(b"\n", 1)[0])
+        if not blob:
+            raise UsageError(f"{inside!r} {_absent(found)} at {self.rev}",
+                             hint=f"`git log --oneline -- {inside}` lists the commits that change it")
+        if int(blob.group(2)) > room(budget):
+            raise too_large(name, budget)
+        return text_of(self.git.run("cat-file", "blob", blob.group(1).decode(), fails="cannot read from git"),
+                       name, budget)
 
 
 def _check(rev: str) -> None:

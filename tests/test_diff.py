@@ -427,25 +427,49 @@ def test_a_symlink_inside_the_repository_is_followed_at_the_revision(tmp_path):
     assert result.exit_code == 0 and "no changes" in result.stdout, result.stderr
 
 
-def test_includes_at_a_revision_are_refused_at_the_include(tmp_path):
-    """include: paths name files of the working tree; --rev reads one file from git, so a
-    spec with includes is refused there, located, with the way round it."""
-    library = "blocks:\n  unit: {layers: [{type: relu}]}\n"
-    spec = "include: [lib.yaml]\ninput: [4]\nlayers: [{block: unit}]\n"
-    repo = repository(tmp_path, {"lib.yaml": library, "net.yaml": spec})
-    result = invoke("diff", str(repo / "net.yaml"), "--rev", "HEAD")
-    assert result.exit_code == 2
-    assert "<HEAD:net.yaml>:1:10: error: --rev reads one file from git, and <HEAD:net.yaml> includes others" \
-        in result.stderr
-    assert f"git worktree add /tmp/old HEAD, then cnncalc diff /tmp/old/net.yaml {repo / 'net.yaml'}" in result.stderr
-    # the same two files diffed directly work, includes and all
-    (tmp_path / "old").mkdir()
-    write_spec(tmp_path / "old", library, "lib.yaml")
-    old = write_spec(tmp_path / "old", spec, "net.yaml")
-    assert invoke("diff", str(old), str(repo / "net.yaml")).exit_code == 0
-    # an empty include: reads nothing, and is fine
-    empty = repository(tmp_path / "e", {"net.yaml": "include: []\ninput: [4]\nlayers: [{type: relu}]\n"})
-    assert invoke("diff", str(empty / "net.yaml"), "--rev", "HEAD").exit_code == 0
+def test_includes_are_read_at_the_revision(tmp_path):
+    """A spec's includes are read at REV as well: a block changed in a library since then
+    shows in the diff, through nested folders and `..`, and the working tree's copy of the
+    library is not what --rev reads."""
+    library = "blocks:\n  unit: {args: {n: 8}, layers: [{type: linear, out_features: n}]}\n"
+    spec = "include: [../lib/units.yaml]\ninput: [4]\nlayers: [{block: unit, name: u}]\n"
+    nested = "include: [units.yaml]\nblocks:\n  pair: {layers: [{block: unit}, {block: unit}]}\n"
+    repo = repository(tmp_path, {"lib/units.yaml": library, "lib/pair.yaml": nested, "nets/net.yaml": spec},
+                      {"lib/units.yaml": library.replace("n: 8", "n: 16")})
+    result = invoke("diff", str(repo / "nets" / "net.yaml"), "--rev", "HEAD~1", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    changed = {row["name"]: row for row in json.loads(result.stdout)["layers"]}
+    assert changed["u.linear_1"]["old"]["params"] == 4 * 8 + 8 and changed["u.linear_1"]["new"]["params"] == 4 * 16 + 16
+    assert invoke("diff", str(repo / "nets" / "net.yaml"), "--rev", "HEAD").stdout.count("no changes") == 1
+    # an include of an include, read at the revision too
+    (repo / "nets" / "two.yaml").write_text(spec.replace("units.yaml", "pair.yaml").replace("unit,", "pair,"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "c")
+    (repo / "lib" / "units.yaml").write_text("blocks: {}\n")  # the working tree no longer has the block
+    result = invoke("diff", str(repo / "nets" / "two.yaml"), "--rev", "HEAD", "--format", "json")
+    assert result.exit_code == 2 and "unknown block 'unit'" in result.stderr  # the new side: the working tree
+    assert "<HEAD:" not in result.stderr
+
+
+@pytest.mark.parametrize("include, said", [
+    ("../../outside.yaml", "<HEAD:nets/net.yaml>:1:11: error: include '../../outside.yaml' leads outside the "
+                           "repository: it is ../outside.yaml, above the repository's top folder"),
+    ("gone.yaml", "error: 'nets/gone.yaml' does not exist at HEAD"),
+    ("link.yaml", "error: 'nets/link.yaml' is a symlink leading out of the repository at HEAD"),
+    ("/etc/passwd", "<HEAD:nets/net.yaml>:1:11: error: include '/etc/passwd' is not a relative path"),
+    ("net.yaml", "<HEAD:nets/net.yaml>:1:11: error: include cycle: <HEAD:nets/net.yaml> -> <HEAD:nets/net.yaml>"),
+])
+def test_includes_at_a_revision_stay_in_the_repository(tmp_path, include, said):
+    spec = f"include: [{include}]\ninput: [4]\nlayers: [{{type: relu}}]\n"
+    repo = repository(tmp_path, {"nets/net.yaml": spec})
+    (tmp_path / "outside.yaml").write_text("blocks: {}\n")
+    (repo / "nets" / "link.yaml").symlink_to(tmp_path / "outside.yaml")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "link")
+    (repo / "nets" / "net.yaml").write_text("input: [4]\nlayers: [{type: relu}]\n")  # the old side is wrong
+    result = invoke("diff", str(repo / "nets" / "net.yaml"), "--rev", "HEAD")
+    assert result.exit_code == 2 and said in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # A repository whose config names a program for everything git could run: the fsmonitor,

@@ -30,10 +30,11 @@ class Blocks:
         self.sizes: dict[str, int] = {}
 
     @classmethod
-    def of(cls, doc: Mapping, variables: dict, file: str = "<spec>", budget: Budget | None = None) -> "Blocks":
+    def of(cls, doc: Mapping, variables: dict, file: str = "<spec>", budget: Budget | None = None,
+           files=None) -> "Blocks":
         """The spec's `blocks:` and those of the files it includes, every definition checked."""
         table, homes, where = {}, {}, {}
-        for source in sources(doc, file, variables, budget or Budget()):
+        for source in sources(doc, file, variables, budget or Budget(), files):
             own = source.doc.get("blocks", Mapping())
             if not isinstance(own, Mapping):
                 raise SpecError(f"'blocks' must be a mapping of block names to definitions, got {kind_of(own)}",

@@ -39,14 +39,15 @@ def loads(text: str, file: str = "<spec>", **options) -> Network:
     return build(load_yaml(text, file, budget), file, budget=budget, **options)
 
 
-def build(doc, file: str, *, variables: dict | None = None, input_shape=None, budget: Budget | None = None) -> Network:
+def build(doc, file: str, *, variables: dict | None = None, input_shape=None, budget: Budget | None = None,
+          files=None) -> Network:
     """The Network `doc` (read from `file`) describes; `budget` is what reading it used of
-    the limits that the files it includes share with it."""
+    the limits that the files it includes share with it; `files` reads those (include.sources)."""
     if not isinstance(doc, Mapping):
         raise SpecError(f"a spec must be a mapping (with 'input' and 'layers'), got {kind_of(doc)}",
                         getattr(doc, "loc", Location(file, 1, 1)))
     if "blocks" in doc and "input" not in doc and "layers" not in doc:
-        _library(doc, file, variables or {}, budget)
+        _library(doc, file, variables or {}, budget, files)
     check_keys(doc, TOP_KEYS, "top-level key")
     for key in ("input", "layers"):
         if key not in doc:
@@ -60,7 +61,7 @@ def build(doc, file: str, *, variables: dict | None = None, input_shape=None, bu
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise SpecError(f"unknown dtype {dtype!r}", doc.where("dtype"),
                         hint=did_you_mean(str(dtype), DTYPES, "dtypes"))
-    blocks = Blocks.of(doc, scope, file, budget)
+    blocks = Blocks.of(doc, scope, file, budget, files)
     layers = doc["layers"]
     if not isinstance(layers, Sequence) or not layers:
         raise SpecError("'layers' must be a non-empty list", doc.where("layers"))
@@ -81,11 +82,11 @@ def build(doc, file: str, *, variables: dict | None = None, input_shape=None, bu
     return network
 
 
-def _library(doc: Mapping, file: str, variables: dict, budget: Budget | None) -> None:
+def _library(doc: Mapping, file: str, variables: dict, budget: Budget | None, files) -> None:
     """A file of blocks for specs to include: its keys, vars, includes and block
     definitions checked, then BlockLibrary raised, for it describes no network."""
     check_keys(doc, LIBRARY_KEYS, "top-level key", of=" for a block library (a file of blocks alone)")
-    blocks = Blocks.of(doc, values.variables(doc, variables), file, budget)
+    blocks = Blocks.of(doc, values.variables(doc, variables), file, budget, files)
     count = len(doc["blocks"]) if isinstance(doc["blocks"], Mapping) else 0
     raise BlockLibrary(f"a block library ({count} block{'s' if count != 1 else ''}, {len(blocks.table)} with "
                        "its includes), not a network: it has 'blocks' but no 'input' and 'layers'", doc.loc,

@@ -45,19 +45,56 @@ class Source:
     visible: set = field(default_factory=set)  # block names its blocks can name: its own and its includes'
 
 
-def sources(doc: Mapping, file: str, variables: dict, budget: Budget) -> list:
+def sources(doc: Mapping, file: str, variables: dict, budget: Budget, files=None) -> list:
     """Every file the spec includes (each once, a file before the files that include it),
-    then the spec itself."""
+    then the spec itself. `files` finds and reads them: the file system (Disk) unless
+    given, or a git revision (cnncalc.revision.FilesAt)."""
     if "include" not in doc:
         return [Source(file, "", doc, variables, False)]
-    return _Reader(file, budget).read(doc, file, variables)
+    return _Reader(files or Disk(file), budget).read(doc, file, variables)
+
+
+class Disk:
+    """Included files as the file system has them: `real` is a file's real path."""
+
+    def __init__(self, spec: str):
+        self.top = os.path.realpath(_named(spec))
+        self.root = _repository(os.path.realpath(os.path.dirname(_named(spec))))
+
+    def read(self, real: str, budget: Budget) -> str:
+        return read_text(real, budget)
+
+    def resolve(self, path: str, loc: Location, including: Source) -> tuple:
+        """The path as messages show it, and the real file it leads to, which must be inside the root."""
+        relative(path, loc)
+        shown_folder = "" if including.file.startswith("<") else os.path.dirname(including.file)
+        display = os.path.normpath(os.path.join(shown_folder, path))
+        folder = os.path.dirname(_named(including.file))
+        real = os.path.realpath(os.path.join(folder, path))  # symlinks and '..' as the file system takes them
+        lexical = os.path.normpath(os.path.join(os.path.realpath(folder), path))  # '..' as written
+        if not _inside(real, self.root):
+            through = " through a symlink" if _inside(lexical, self.root) else ""
+            raise outside(path, loc, f"{through}: it is {real}, outside {self.root}")
+        return display, real
+
+
+def relative(path: str, loc: Location) -> None:
+    """Refuse an include path that is not relative, or not a path."""
+    if os.path.isabs(path) or path.startswith("~"):
+        raise SpecError(f"include '{path}' is not a relative path", loc, hint=ROOT_HINT)
+    if "\0" in path:
+        raise SpecError("include path has a NUL character in it", loc)
+
+
+def outside(path: str, loc: Location, how: str) -> SpecError:
+    return SpecError(f"include '{path}' leads outside the repository{how}", loc, hint=ROOT_HINT)
 
 
 class _Reader:
-    def __init__(self, file: str, budget: Budget):
+    def __init__(self, files, budget: Budget):
         self.budget = budget
-        self.top = os.path.realpath(_named(file))
-        self.root = _repository(os.path.realpath(os.path.dirname(_named(file))))
+        self.files = files
+        self.top = files.top
         self.loaded: dict[str, Source] = {}  # real path -> the file, read and checked
         self.order: list[Source] = []
         self.entries = 0  # include paths listed so far
@@ -77,7 +114,7 @@ class _Reader:
             if self.entries > MAX_INCLUDE_ENTRIES:
                 raise SpecError(f"the spec and its includes list more than {MAX_INCLUDE_ENTRIES:,} include paths", loc,
                                 hint="name each file once")
-            display, real = self.resolve(path, loc, source)
+            display, real = self.files.resolve(path, loc, source)
             if real in chain:
                 cycle = [*shown[list(chain).index(real):], display]
                 raise SpecError(f"include cycle: {_chain(cycle)}", loc,
@@ -99,7 +136,7 @@ class _Reader:
                             hint="gather shared blocks into fewer files")
         self.budget.files += 1
         try:
-            text = read_text(real, self.budget)
+            text = self.files.read(real, self.budget)
         except SpecError as exc:  # about the file named here: said where it is named
             raise SpecError(f"include '{path}': {exc.message}", loc, hint=exc.hint) from None
         doc = load_yaml(text, display, self.budget)
@@ -112,23 +149,6 @@ class _Reader:
         included.visible = self.includes(included, chain, shown)
         self.order.append(included)
         return included
-
-    def resolve(self, path: str, loc: Location, including: Source) -> tuple:
-        """The path as messages show it, and the real file it leads to, which must be inside the root."""
-        if os.path.isabs(path) or path.startswith("~"):
-            raise SpecError(f"include '{path}' is not a relative path", loc, hint=ROOT_HINT)
-        if "\0" in path:
-            raise SpecError("include path has a NUL character in it", loc)
-        shown_folder = "" if including.file.startswith("<") else os.path.dirname(including.file)
-        display = os.path.normpath(os.path.join(shown_folder, path))
-        folder = os.path.dirname(_named(including.file))
-        real = os.path.realpath(os.path.join(folder, path))  # symlinks and '..' as the file system takes them
-        lexical = os.path.normpath(os.path.join(os.path.realpath(folder), path))  # '..' as written
-        if not _inside(real, self.root):
-            through = " through a symlink" if _inside(lexical, self.root) else ""
-            raise SpecError(f"include '{path}' leads outside the repository{through}: it is {real}, "
-                            f"outside {self.root}", loc, hint=ROOT_HINT)
-        return display, real
 
 
 def _paths(doc: Mapping) -> list:

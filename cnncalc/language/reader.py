@@ -84,7 +84,7 @@ def read_text(path: str, budget: Budget | None = None) -> str:
     is opened: opening a FIFO or a device could block, or read without end. Its bytes
     count toward `budget`, shared with the files a spec includes."""
     budget = budget or Budget()
-    limit = max(MAX_FILE_BYTES - budget.bytes, 0)
+    limit = room(budget)
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISDIR(mode):
@@ -99,17 +99,32 @@ def read_text(path: str, budget: Budget | None = None) -> str:
         raise SpecError(f"cannot read file: {exc.strerror}", Location(path)) from None
     except ValueError:  # a path with a NUL character in it
         raise SpecError("invalid file name", Location(path)) from None
-    if len(data) > limit:
-        raise SpecError(f"file is larger than {MAX_FILE_BYTES:,} bytes{budget.together()}", Location(path),
-                        hint="a spec should use blocks and repeat rather than listing layers")
+    return text_of(data, path, budget)
+
+
+def room(budget: Budget) -> int:
+    """Bytes a file may still have: what MAX_FILE_BYTES leaves after the files read before it."""
+    return max(MAX_FILE_BYTES - budget.bytes, 0)
+
+
+def too_large(file: str, budget: Budget) -> SpecError:
+    return SpecError(f"file is larger than {MAX_FILE_BYTES:,} bytes{budget.together()}", Location(file),
+                     hint="a spec should use blocks and repeat rather than listing layers")
+
+
+def text_of(data: bytes, file: str, budget: Budget) -> str:
+    """A file's bytes as spec text, counted toward `budget`; refused when they are more than
+    it has room for, binary, or not UTF-8."""
+    if len(data) > room(budget):
+        raise too_large(file, budget)
     budget.bytes += len(data)
     if b"\0" in data:
-        raise SpecError("binary file (contains NUL bytes), not a YAML spec", Location(path))
+        raise SpecError("binary file (contains NUL bytes), not a YAML spec", Location(file))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SpecError(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})",
-                        Location(path)) from None
+                        Location(file)) from None
 
 
 def load_yaml(text: str, file: str = "<spec>", budget: Budget | None = None):
