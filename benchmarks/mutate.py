@@ -139,6 +139,18 @@ MUTATIONS = [
     Mutation("check --verify problems lose their layer", "cnncalc/check.py",
              'layer=row.name, kind="verify"', 'layer=None, kind="verify"',
              ("tests/test_check.py",)),
+    Mutation("report: spec text not HTML-escaped", "cnncalc/render/report.py",
+             "return escape(safe(value), quote=True)", "return safe(value)",
+             ("tests/test_report.py", "-k", "hostile")),
+    Mutation("svg layout: no filler where a cluster has nothing on a rank", "cnncalc/layout.py",
+             "            if (name, rank) not in present:", "            if False:",
+             ("tests/test_diagram_svg.py", "-k", "empty_rank")),
+    Mutation("onnx lrn window centred as ONNX's LRN", "cnncalc/layers/norm.py",
+             "pads = [self.size // 2, *(0,) * (len(x) - 1), (self.size - 1) // 2, *(0,) * (len(x) - 1)]",
+             "pads = [(self.size - 1) // 2, *(0,) * (len(x) - 1), self.size // 2, *(0,) * (len(x) - 1)]",
+             ("tests/test_export_onnx.py", "-k", "lrn")),
+    Mutation("ptflops: nn.ReLU counted once (F.relu patch forgotten)", "cnncalc/conventions/ptflops.py",
+             '"ReLU": ("F.relu", _input_numel), ', "", ("tests/test_conventions.py", "-k", "resnet18 and ptflops")),
 ]
 
 

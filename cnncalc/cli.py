@@ -22,6 +22,7 @@ from .render.explain import FORMATS as explain_formats
 from .render.console import console
 from .render.diff import FORMATS as diff_formats
 from .render.summary import FORMATS as summary_formats
+from . import conventions
 from .render.verify import FORMATS as verify_formats
 from .training import OPTIMIZERS, PRECISIONS
 
@@ -49,6 +50,7 @@ def _choices(name: str, values) -> type[Enum]:
 
 
 Format = _choices("Format", summary_formats)
+ConventionTool = _choices("ConventionTool", conventions.TOOLS)
 CheckFormat = _choices("CheckFormat", check_formats)
 VerifyFormat = _choices("VerifyFormat", verify_formats)
 VerifyDtype = _choices("VerifyDtype", ("float32", "float64"))
@@ -56,7 +58,7 @@ TrainingOptimizer = _choices("TrainingOptimizer", OPTIMIZERS)
 TrainingPrecision = _choices("TrainingPrecision", PRECISIONS)
 SizesFormat = _choices("SizesFormat", ("table", "json"))
 RankFigure = _choices("RankFigure", ("params", "macs", "flops"))
-DiagramFormat = _choices("DiagramFormat", ("mermaid", "dot"))
+DiagramFormat = _choices("DiagramFormat", ("mermaid", "dot", "svg"))
 ExplainFormat = _choices("ExplainFormat", explain_formats)
 DiffFormat = _choices("DiffFormat", diff_formats)
 ExportTarget = _choices("ExportTarget", EXPORT_TARGETS)
@@ -171,27 +173,6 @@ SetOption = typer.Option(None, "--set", metavar="NAME=VALUE", help="Override a v
 InputOption = typer.Option(None, "--input", metavar="C,H,W", help="Override the spec's input shape.")
 
 
-def _training_memory(result, optimizer, precision):
-    from .training import training_memory
-
-    return training_memory(result, optimizer.value if optimizer else "adam", precision.value if precision else "fp32")
-
-
-def _training_limit(output_format: str, max_batch: str | None, shape) -> int | None:
-    """--training's checks before any work: a format that has room for it, one input
-    shape; the size of --max-batch in bytes (None without it)."""
-    from .render.training import FORMATS as training_formats
-    from .training import parse_size
-
-    if output_format not in training_formats:
-        raise UsageError(f"--training is not offered with --format {output_format}: CSV has one row per layer",
-                         hint=f"use --format {' or '.join(training_formats)}")
-    if shape is not None and any(isinstance(size, range) for size in shape):
-        raise UsageError("--training needs one input shape, not a sweep of sizes",
-                         hint="give --input as sizes, e.g. 3,224,224")
-    return None if max_batch is None else parse_size(max_batch)
-
-
 @app.command()
 def summary(
     spec: str = typer.Argument(..., metavar="SPEC", help="A YAML network spec."),
@@ -207,6 +188,9 @@ def summary(
     top: Optional[int] = typer.Option(None, "--top", min=1, metavar="N", help="Only the N heaviest rows (--rank)."),
     rank: RankFigure = typer.Option(RankFigure.macs, "--rank", help="The figure --top ranks by."),
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    convention: Optional[ConventionTool] = typer.Option(
+        None, "--convention", help="The figures this peer tool prints for the network, in its own terms, and "
+                                   "why each differs from cnncalc's (table, json or markdown)."),
     training: bool = typer.Option(False, "--training",
                                   help="Also the memory of a training step: weights, gradients, optimizer state, "
                                        "saved activations, and the peak at --batch."),
@@ -222,26 +206,32 @@ def summary(
 
     def action():
         from .expect import check
-        from .fold import fold
         from .render import summary as render
         from .summary import summarize
+        from .views import Views
 
+        views = Views(depth, rf, percent, by_type, top, rank.value, training, optimizer and optimizer.value,
+                      precision and precision.value, max_batch, convention and convention.value)
         shape = parse_shape(input_shape)
-        training_on = training or any(flag is not None for flag in (optimizer, precision, max_batch))
-        limit = _training_limit(output_format.value, max_batch, shape) if training_on else None
-        if rf and (training_on or shape is not None and any(isinstance(size, range) for size in shape)):
-            raise UsageError("--rf shows the receptive fields of one network: not with --training or an "
-                             "--input range")
-        if shape is not None and any(isinstance(size, range) for size in shape):
+        sweep = shape is not None and any(isinstance(size, range) for size in shape)
+        _offered(output_format.value, views)
+        limit = views.check(sweep)
+        if sweep:
             from .render import sweep as render_sweep
-            from .sweep import sweep
+            from .sweep import sweep as swept
 
-            rows = sweep(spec, shape, parse_overrides(variables), batch)
+            rows = swept(spec, shape, parse_overrides(variables), batch)
             with _writing():
                 render_sweep.show(sys.stdout, output_format.value, rows)
             return 0
         network = load_network(spec, variables, input_shape)
         result = summarize(network, batch=batch)
+        if views.convention is not None:
+            from .render import conventions as render_conventions
+
+            with _writing():
+                render_conventions.show(sys.stdout, output_format.value, views.peers(result))
+            return 0
         # expect: describes the spec as written, per sample (as `check` sees it): checked
         # whatever --batch says, and not at all when --set or --input change the network
         outcomes = []
@@ -250,25 +240,7 @@ def summary(
                 _note("expect: not checked: the input is symbolic, the figures are formulas")
             else:
                 outcomes = check(result if batch == 1 else summarize(network), network.expect)
-        rows = result.layers if depth is None else fold(result.layers, depth)
-        if by_type:
-            from .cost import type_rows
-
-            if depth is not None or rf:
-                raise UsageError("--by-type sums whole types: not with --depth or --rf")
-            rows = type_rows(result.layers)
-        if top is not None:
-            from .cost import heaviest
-
-            if rf:
-                raise UsageError("--top reorders the rows: not with --rf, whose fields follow the network's order")
-            rows = heaviest(rows, top, rank.value)
-        fields = None
-        if rf:
-            from .receptive import row_fields
-
-            fields = row_fields(result, depth)
-        memory = _training_memory(result, optimizer, precision) if training_on else None
+        rows, fields, memory = views.rows(result), views.fields(result), views.memory(result)
         with _writing():
             if memory is None:
                 render.show(sys.stdout, output_format.value, result, rows, outcomes, fields, percent)
@@ -280,6 +252,21 @@ def summary(
         return 1 if unfit or any(not outcome.ok for outcome in outcomes) else 0
 
     run(action)
+
+
+def _offered(output_format: str, views) -> None:
+    """Refuse a --format that has no room for what `views` shows."""
+    if views.training_on:
+        from .render.training import FORMATS
+
+        if output_format not in FORMATS:
+            raise UsageError(f"--training is not offered with --format {output_format}: CSV has one row per layer",
+                             hint=f"use --format {' or '.join(FORMATS)}")
+    if views.convention is not None:
+        from .render.conventions import FORMATS
+
+        if output_format not in FORMATS:
+            raise UsageError(f"--convention prints {', '.join(FORMATS)}, not {output_format}")
 
 
 @app.command()
@@ -518,30 +505,65 @@ def schema() -> None:
     run(action)
 
 
+def _emit(result: str | bytes, output: str | None, spec: str, what: str, hint: str) -> None:
+    """A command's whole result to stdout, or with -o to a file, written safely (output.py)."""
+    if output is None:
+        with _writing():
+            sys.stdout.write(result)
+        return
+    from .output import write_file
+
+    try:
+        write_file(result, output, spec, what, hint)
+    except OSError as error:
+        raise OutputError(f"cannot write {output!r}: {error.strerror or error}") from None
+
+
 @app.command()
 def export(
     spec: str = typer.Argument(..., help="Path to the spec YAML."),
-    to: ExportTarget = typer.Option(..., "--to", help="The framework whose source to write."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
+    to: ExportTarget = typer.Option(..., "--to", help="The framework to write: pytorch (source) or onnx (a model)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o",
+                                         help="Write to this file (default: stdout; onnx needs a file)."),
     variables: Optional[List[str]] = SetOption,
     input_shape: Optional[str] = InputOption,
+    seed: Optional[int] = typer.Option(None, "--seed", help="onnx: seed of the weights it carries, as verify's "
+                                                            "(default 0)."),
 ) -> None:
-    """Write the network as source code to train: a plain PyTorch nn.Module file.
+    """Write the network as source code to train (a plain PyTorch nn.Module file), or as an
+    ONNX model carrying verify's weights.
 
-    One module attribute per spec layer, named as in the spec; one class per block."""
+    One module attribute (ONNX: node) per spec layer, named as in the spec; one class per block."""
 
     def action():
-        from .export import export as exported, write
+        from .export import check_options, export as exported
 
-        source = exported(load_network(spec, variables, input_shape), to.value)
-        if output is None:
-            with _writing():
-                sys.stdout.write(source)
-            return
-        try:
-            write(source, output, spec)
-        except OSError as error:
-            raise OutputError(f"cannot write {output!r}: {error.strerror or error}") from None
+        check_options(to.value, output, seed)
+        _emit(exported(load_network(spec, variables, input_shape), to.value, seed), output, spec,
+              "the export", "write the export to a file of its own")
+
+    run(action)
+
+
+@app.command()
+def report(
+    spec: str = typer.Argument(..., metavar="SPEC", help="A YAML network spec."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write to this file (default: stdout)."),
+    input_shape: Optional[str] = InputOption,
+    variables: Optional[List[str]] = SetOption,
+    depth: Optional[int] = typer.Option(None, "--depth", min=1,
+                                        help="Show N levels of blocks: deeper instances are one row and node each."),
+    rf: bool = typer.Option(False, "--rf", help="Also each row's receptive field: size, jump and offset."),
+) -> None:
+    """Write one self-contained HTML page: the totals, the diagram, and a table of the
+    layers that sorts by any column. It fetches nothing when opened."""
+
+    def action():
+        from .render.report import report as page
+        from .summary import summarize
+
+        _emit(page(summarize(load_network(spec, variables, input_shape)), depth, rf), output, spec,
+              "the report", "write the report to an .html file of its own")
 
     run(action)
 

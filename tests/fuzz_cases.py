@@ -840,7 +840,7 @@ def command_case(draw, process_share: int = 16, scale_share: int = 25):
         flags = _flags(draw, rnd, _sizes_flags(fmt), ["--format"])
         label = f"sizes:{fmt}"
     elif command == "diagram":
-        fmt = rnd.choice(["mermaid", "dot"])
+        fmt = rnd.choice(["mermaid", "dot", "svg"])
         flags = _flags(draw, rnd, {"--format": st.just(fmt), "--depth": st.integers(0, 4).map(str),
                                    "--input": st.sampled_from(INPUT_VALUES)}, ["--format"])
         label = f"diagram:{fmt}"
@@ -939,6 +939,18 @@ def fuzz_cases(draw, process_share: int = 16, fs_share: int = 40):
         from fuzz_export import export_case
 
         return draw(export_case(process_share))
+    if _random(draw).random() < 1 / 20:  # cnncalc report: tests/fuzz_report.py (the same)
+        from fuzz_report import report_case
+
+        return draw(report_case(process_share))
+    if _random(draw).random() < 1 / 20:  # diagram --format svg: tests/fuzz_diagram_svg.py (the same)
+        from fuzz_diagram_svg import diagram_svg_case
+
+        return draw(diagram_svg_case(process_share))
+    if _random(draw).random() < 1 / 20:  # summary --convention: tests/fuzz_conventions.py (the same)
+        from fuzz_conventions import convention_case
+
+        return draw(convention_case(process_share))
     return draw(command_case(process_share))
 
 

@@ -1,41 +1,31 @@
-"""Exports of a network to other frameworks' source: one module per target, each with
-`export(network) -> str`. TARGETS names them for `cnncalc export --to`."""
+"""Exports of a network to other frameworks: one module per target, each with
+`export(network) -> str` (source) or `-> bytes` (a binary model, the targets in BINARY,
+whose `export` takes the weights' `seed` too). TARGETS names them for `cnncalc export --to`."""
 from __future__ import annotations
-
-import os
 
 from ..diagnostics import UsageError
 
-TARGETS = {"pytorch": "cnncalc.export.pytorch"}
+TARGETS = {"pytorch": "cnncalc.export.pytorch", "onnx": "cnncalc.export.onnx"}
+BINARY = {"onnx": "model.onnx"}  # binary targets, and the file name their hint suggests
 
 
-def export(network, to: str) -> str:
-    """The source of `network` for the target `to` (a key of TARGETS)."""
+def check_options(to: str, output: str | None, seed: int | None) -> None:
+    """Refuse, before any work, what a target cannot do: a binary model without -o (never
+    onto a terminal; a pipe takes it by -o /dev/stdout), a seed for a target without weights."""
+    if to in BINARY and output is None:
+        raise UsageError(f"--to {to} writes a binary model, which needs a file",
+                         hint=f"-o {BINARY[to]}, or -o /dev/stdout to pipe it")
+    if seed is not None and seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {seed}")
+    if seed is not None and to not in BINARY:
+        raise UsageError(f"--seed draws the weights that --to {' or '.join(BINARY)} carries; --to {to} has none",
+                         hint="remove --seed")
+
+
+def export(network, to: str, seed: int | None = None) -> str | bytes:
+    """The source (str) or model (bytes) of `network` for the target `to` (a key of TARGETS);
+    a binary model carries `cnncalc verify`'s weights for `seed` (default 0)."""
     from importlib import import_module
 
-    return import_module(TARGETS[to]).export(network)
-
-
-def write(source: str, output: str, spec: str) -> None:
-    """Write `source` to the file `output`: beside it first, then renamed over it, so that a
-    failure (OSError) never leaves half a file, and never over the spec it came from."""
-    import tempfile
-
-    if os.path.exists(output) and os.path.exists(spec) and os.path.samefile(output, spec):
-        raise UsageError(f"-o {output!r} is the spec itself: the export would replace it",
-                         hint="write the module to a .py file of its own")
-    temporary = None
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=".cnncalc-", suffix=".tmp",
-                                             dir=os.path.dirname(os.path.abspath(output)))
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(source)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)  # as open() would make it, not mkstemp's 0600
-        if os.path.isdir(output):
-            raise IsADirectoryError(21, "Is a directory")
-        os.replace(temporary, output)
-    finally:
-        if temporary is not None and os.path.isfile(temporary):
-            os.unlink(temporary)
+    module = import_module(TARGETS[to])
+    return module.export(network, seed=seed or 0) if to in BINARY else module.export(network)

@@ -54,8 +54,13 @@ class Elementwise(Layer):
     flops_per_element = 1
     keeps_output = False  # training: the gradient reads the output (else the input)
 
+    onnx_op = ""  # the ONNX operator that computes it as it is, if one does
+
     def torch_code(self, x):
         return f"nn.{type(self).__name__}()"  # the classes are named as torch's
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node(self.onnx_op, inputs, output)
 
     def output_shape(self, x):
         return x
@@ -69,6 +74,7 @@ class Elementwise(Layer):
 
 class ReLU(Elementwise):
     type = "relu"  # max(x, 0)
+    onnx_op = "Relu"
     keeps_output = True
 
     def forward(self, ops, params, x):
@@ -78,6 +84,9 @@ class ReLU(Elementwise):
 class ReLU6(Elementwise):
     type = "relu6"  # min(max(x, 0), 6)
     flops_per_element = 2
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Clip", [*inputs, builder.floats(0.0), builder.floats(6.0)], output)
 
     def forward(self, ops, params, x):
         return ops.xp.clip(x, min=0.0, max=6.0)
@@ -91,12 +100,16 @@ class LeakyReLU(Elementwise):
     def torch_code(self, x):
         return torch_call("nn.LeakyReLU", self.negative_slope)
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("LeakyRelu", inputs, output, alpha=self.negative_slope)
+
     def forward(self, ops, params, x):
         return ops.xp.where(x >= 0, x, x * self.negative_slope)
 
 
 class Sigmoid(Elementwise):
     type = "sigmoid"  # 1 / (1 + exp(-x)): negate, exp, add, divide
+    onnx_op = "Sigmoid"
     flops_per_element = 4
     keeps_output = True
 
@@ -106,6 +119,7 @@ class Sigmoid(Elementwise):
 
 class Tanh(Elementwise):
     type = "tanh"  # one transcendental op
+    onnx_op = "Tanh"
     keeps_output = True
 
     def forward(self, ops, params, x):
@@ -124,6 +138,9 @@ class GELU(Elementwise):
 
     def torch_code(self, x):
         return torch_call("nn.GELU", approximate=self.approximate)
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Gelu", inputs, output, approximate=self.approximate)
 
     def flops(self, out, x):
         return prod(out) * (9 if self.approximate == "tanh" else self.flops_per_element)
@@ -152,6 +169,9 @@ class SiLU(Elementwise):
     type = "silu"  # x * sigmoid(x)
     flops_per_element = 5
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Mul", [*inputs, builder.node("Sigmoid", inputs)], output)
+
     def forward(self, ops, params, x):
         return x * sigmoid(ops.xp, x)
 
@@ -165,6 +185,10 @@ class PReLU(Elementwise):
 
     def torch_code(self, x):
         return torch_call("nn.PReLU", self.num_parameters or x[0])
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        slopes = self.num_parameters or x[0]
+        builder.node("PRelu", [*inputs, builder.param("weight", (slopes, *(1,) * (len(x) - 1)))], output)
 
     def output_shape(self, x):
         if self.num_parameters not in (None, 1) and self.num_parameters != x[0]:
@@ -190,6 +214,9 @@ class Softmax(Layer):
 
     def torch_code(self, x):
         return torch_call("nn.Softmax", torch_dim(self.axis))
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Softmax", inputs, output, axis=torch_dim(self.axis))
 
     def length(self, x):
         if not -len(x) <= self.axis < len(x):
@@ -224,6 +251,7 @@ class Softmax(Layer):
 
 class Hardswish(Elementwise):
     type = "hardswish"  # x * min(max(x + 3, 0), 6) / 6: add, max, min, multiply, divide
+    onnx_op = "HardSwish"
     flops_per_element = 5
 
     def forward(self, ops, params, x):
@@ -237,6 +265,9 @@ class Hardsigmoid(Elementwise):
     type = "hardsigmoid"  # min(max(x + 3, 0), 6) / 6: add, max, min, divide
     flops_per_element = 4
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("HardSigmoid", inputs, output, alpha=1 / 6, beta=0.5)  # ONNX's default alpha is 0.2
+
     def forward(self, ops, params, x):
         y = ops.xp.clip(x + 3.0, min=0.0, max=6.0)
         y /= 6.0
@@ -245,6 +276,7 @@ class Hardsigmoid(Elementwise):
 
 class Mish(Elementwise):
     type = "mish"  # x * tanh(log(1 + exp(x))): exp, add, log, tanh, multiply
+    onnx_op = "Mish"
     flops_per_element = 5
 
     def workspace(self, batch, out, x):
@@ -264,6 +296,9 @@ class ELU(Elementwise):
     def torch_code(self, x):
         return torch_call("nn.ELU", self.alpha)
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Elu", inputs, output, alpha=self.alpha)
+
     def forward(self, ops, params, x):
         xp = ops.xp
         negative = xp.expm1(xp.clip(x, max=0.0))  # exp of the negative part only: no overflow
@@ -279,6 +314,9 @@ class SELU(Elementwise):
     flops_per_element = 5
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Selu", inputs, output, alpha=self.alpha, gamma=self.scale)
 
     def forward(self, ops, params, x):
         xp = ops.xp
@@ -302,6 +340,13 @@ class Softplus(Elementwise):
 
     def torch_code(self, x):
         return torch_call("nn.Softplus", self.beta, self.threshold)
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        """ONNX's Softplus has no beta nor threshold: softplus(beta x) / beta, and x where beta x > threshold."""
+        scaled = builder.node("Mul", [*inputs, builder.floats(self.beta)])
+        soft = builder.node("Div", [builder.node("Softplus", [scaled]), builder.floats(self.beta)])
+        linear = builder.node("Greater", [scaled, builder.floats(self.threshold)])
+        builder.node("Where", [linear, *inputs, soft], output)
 
     def validate(self):
         if self.beta == 0:
@@ -335,6 +380,9 @@ class Scale(Elementwise):
 
     def torch_code(self, x):
         return torch_call("Scale", x[0], self.init)
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Mul", [*inputs, builder.per_channel("weight", x)], output)
 
     def output_shape(self, x):
         if not x:

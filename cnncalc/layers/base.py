@@ -4,7 +4,7 @@ A layer type is one class: its arguments (`args`), its shape rule (`output_shape
 its parameters and buffers (`parameters`, `buffers`: the shape and initialiser of each,
 see parameters.py), its cost (`macs`, `flops`), what training keeps of it for the
 backward pass (`saved`, see saving.py), its forward pass (`forward`) and its PyTorch
-module (`torch_code`, for cnncalc export). Shape rules use only + - * // on
+module (`torch_code`, for cnncalc export) and ONNX nodes (`onnx_nodes`). Shape rules use only + - * // on
 dimensions so that they can later carry symbols.
 """
 from __future__ import annotations
@@ -247,6 +247,13 @@ class Layer:
         cnncalc/export/torch_modules.py, its arguments written by `torch_call`."""
         raise SpecError(f"no PyTorch export for layer type '{self.type}'",
                         hint="`cnncalc export` covers the types `cnncalc layers` lists with a torch equivalent")
+
+    # --- the ONNX export (cnncalc export --to onnx) ---
+    def onnx_nodes(self, builder, inputs: list, output: str, *shapes: Shape) -> None:
+        """Write the ONNX nodes that compute this layer from the tensors `inputs` (per-sample
+        shapes `shapes`) into the tensor `output`, with `builder` (cnncalc/export/onnx.py:
+        nodes, constants, this layer's parameters as initializers)."""
+        raise SpecError(f"no ONNX export for layer type '{self.type}'")
 
     def token_range(self) -> int | None:
         """When this layer reads integer tokens: how many distinct ones (verify's input)."""

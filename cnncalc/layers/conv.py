@@ -84,6 +84,22 @@ class _Conv(Layer):
             {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True}, kernel_size=self.kernel_size,
             stride=self.stride, padding=padding, dilation=self.dilation, groups=self.groups, bias=self.bias))
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        """One Conv; a connection table as one Conv per output map over the maps it gathers
+        (its kernel `weight.j`), joined, then the bias."""
+        window = {"kernel_shape": list(self.kernel_size), "strides": list(self.stride),
+                  "dilations": list(self.dilation), "pads": [p for side in zip(*self.paddings()) for p in side]}
+        if self.connections is None:
+            bias = [builder.param("bias")] if self.bias else []
+            builder.node("Conv", [*inputs, builder.param("weight"), *bias], output, group=self.groups, **window)
+            return
+        maps = [builder.node("Conv", [builder.node("Gather", [*inputs, builder.ints(row)], axis=1),
+                                      builder.param(f"weight.{j}", (1, len(row), *self.kernel_size))], **window)
+                for j, row in enumerate(self.connections)]
+        joined = builder.node("Concat", maps, None if self.bias else output, axis=1)
+        if self.bias:
+            builder.node("Add", [joined, builder.per_channel("bias", (self.out_channels, *x[1:]))], output)
+
     def validate(self):
         if self.connections is not None:
             if self.out_channels is None:

@@ -40,6 +40,17 @@ class Linear(Dense):
     def torch_code(self, x):
         return torch_call("nn.Linear", x[-1], self.out_features, **torch_keywords({"bias": True}, bias=self.bias))
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        """Gemm on [N, features]; on more axes, MatMul by the weight transposed, then the bias."""
+        bias = [builder.param("bias")] if self.bias else []
+        if len(x) == 1:
+            builder.node("Gemm", [*inputs, builder.param("weight"), *bias], output, transB=1)
+            return
+        product = builder.node("MatMul", [*inputs, builder.node("Transpose", [builder.param("weight")])],
+                               None if self.bias else output)
+        if self.bias:
+            builder.node("Add", [product, *bias], output)
+
     def parameters(self, x):
         params = {"weight": Param((self.out_features, x[-1]), HeNormal(x[-1]))}
         if self.bias:
@@ -72,6 +83,9 @@ class Embedding(Layer):
 
     def torch_code(self, x):
         return torch_call("nn.Embedding", self.num_embeddings, self.embedding_dim)
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Gather", [builder.param("weight"), *inputs], output, axis=0)
 
     def output_shape(self, x):
         return (*x, self.embedding_dim)

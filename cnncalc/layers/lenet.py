@@ -28,6 +28,16 @@ class Subsampling(_WindowPool):
         return torch_call("Subsampling", x[0], self.kernel_size, self.stride or self.kernel_size, self.padding,
                           self.ceil_mode)
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        """The window sums as a depthwise Conv with a kernel of ones (zero padding, and
+        ceil_mode's last windows, add nothing), times the coefficient, plus the bias."""
+        pads = builder.window_pads(x, self.output_shape(x), self.kernel_size, self.stride, (1,) * self.rank,
+                                   self.padding)
+        ones = builder.full((x[0], 1, *self.kernel_size), 1.0)
+        sums = builder.node("Conv", [*inputs, ones], group=x[0], kernel_shape=list(self.kernel_size),
+                            strides=list(self.stride), pads=pads)
+        builder.affine(sums, x, True, True, output)
+
     def parameters(self, x):
         return {"weight": Param((x[0],), SCALE), "bias": Param((x[0],), BIAS)}
 
@@ -60,6 +70,13 @@ class RBF(Dense):
 
     def torch_code(self, x):
         return torch_call("RBF", x[-1], self.out_features)
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        """sum over the last axis of (x - w_j)^2: the differences [..., units, features]."""
+        differences = builder.node("Sub", [builder.node("Unsqueeze", [*inputs, builder.ints([-2])]),
+                                           builder.param("weight")])
+        squares = builder.node("Mul", [differences, differences])
+        builder.node("ReduceSum", [squares, builder.ints([-1])], output, keepdims=0)
 
     def parameters(self, x):
         """The centres, one per unit, Glorot-uniform."""

@@ -22,6 +22,9 @@ class Concat(Layer):
     def torch_code(self, *inputs):
         return torch_call("Concat", torch_dim(self.axis))
 
+    def onnx_nodes(self, builder, inputs, output, *xs):
+        builder.node("Concat", inputs, output, axis=torch_dim(self.axis))
+
     def output_shape(self, *xs):
         first = xs[0]
         axis = self.axis + len(first) if self.axis < 0 else self.axis
@@ -70,6 +73,17 @@ class _Elementwise(Layer):
 
     def torch_code(self, *inputs):
         return torch_call("Merge", self.type)  # add, mul, sub, div: operator's names
+
+    def onnx_nodes(self, builder, inputs, output, *xs):
+        """Folded from the left, as the forward pass; an input of fewer per-sample axes gets
+        size-1 axes after the batch axis (ONNX would align the batch axis from the right too)."""
+        rank = max(len(x) for x in xs)
+        values = [name if len(x) == rank else
+                  builder.node("Unsqueeze", [name, builder.ints(range(1, rank - len(x) + 1))])
+                  for name, x in zip(inputs, xs)]
+        total = values[0]
+        for index, value in enumerate(values[1:], start=2):
+            total = builder.node(self.type.capitalize(), [total, value], output if index == len(values) else None)
 
     def output_shape(self, *xs):
         out = tuple(xs[0])

@@ -76,6 +76,13 @@ class _BatchNorm(Layer):
         return torch_call(f"nn.{type(self).__name__}", x[0], **torch_keywords(  # named as torch's
             {"eps": 1e-5, "momentum": 0.1, "affine": True}, eps=self.eps, momentum=self.momentum, affine=self.affine))
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        """Inference with the running statistics; without affine, a scale of ones and a shift of zeros."""
+        scale = [builder.param("weight"), builder.param("bias")] if self.affine else \
+            [builder.full((x[0],), 1.0), builder.full((x[0],), 0.0)]
+        builder.node("BatchNormalization", [*inputs, *scale, builder.buffer("running_mean"),
+                                            builder.buffer("running_var")], output, epsilon=self.eps)
+
     def output_shape(self, x):
         if len(x) not in self.ranks:
             expected = " or ".join(f"{r}-D" for r in self.ranks)
@@ -146,6 +153,14 @@ class InstanceNorm(_BatchNorm):
         return torch_call(f"nn.InstanceNorm{len(x) - 1}d", x[0], self.eps, self.momentum, self.affine,
                           self.track_running_stats)
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        if self.track_running_stats:
+            super().onnx_nodes(builder, inputs, output, x)
+            return
+        scale = [builder.param("weight"), builder.param("bias")] if self.affine else \
+            [builder.full((x[0],), 1.0), builder.full((x[0],), 0.0)]
+        builder.node("InstanceNormalization", [*inputs, *scale], output, epsilon=self.eps)
+
     def output_shape(self, x):
         super().output_shape(x)
         if not self.track_running_stats and prod(x[1:]) == 1:
@@ -203,6 +218,13 @@ class GroupNorm(Layer):
 
     def torch_code(self, x):
         return torch_call("nn.GroupNorm", self.num_groups, x[0], self.eps, self.affine)
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        """Standardised over [channels of the group, positions] through a [groups, rest] view."""
+        grouped = builder.standardise(builder.reshape(*inputs, (self.num_groups, -1)), [2], self.eps)
+        normalised = builder.reshape(grouped, x, None if self.affine else output)
+        if self.affine:
+            builder.affine(normalised, x, True, True, output)
 
     def validate(self):
         if self.num_channels is not None and self.num_channels % self.num_groups:
@@ -269,6 +291,17 @@ class LayerNorm(Layer):
         if self.trailing() == 0:
             return torch_call("ChannelLayerNorm", x[0], self.eps, self.elementwise_affine, self.bias)
         return torch_call("nn.LayerNorm", self.normalised(x), self.eps, self.elementwise_affine, self.bias)
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        """LayerNormalization over the last axes; over the channels, standardised along axis 1."""
+        affine, count = self.elementwise_affine, self.trailing()
+        if count == 0:
+            y = builder.standardise(*inputs, [1], self.eps)
+            builder.affine(y, x, affine, affine and self.bias, output)
+            return
+        scale = [builder.param("weight")] if affine else [builder.full(self.normalised(x), 1.0)]
+        bias = [builder.param("bias")] if affine and self.bias else []
+        builder.node("LayerNormalization", [*inputs, *scale, *bias], output, axis=-count, epsilon=self.eps)
 
     def validate(self):
         if self.normalized_shape is not None:
@@ -367,6 +400,19 @@ class LocalResponseNorm(Layer):
 
     def torch_code(self, x):
         return torch_call("nn.LocalResponseNorm", self.size, self.alpha, self.beta, self.k)
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        """As PyTorch (ONNX's LRN centres an even window the other way): the mean of squares over
+        `size` channels, zero-padded size//2 before and (size-1)//2 after, as an AveragePool of
+        the squares with the channels as its first spatial axis."""
+        squares = builder.node("Mul", [*inputs, *inputs])
+        planes = builder.node("Unsqueeze", [squares, builder.ints([1])])
+        pads = [self.size // 2, *(0,) * (len(x) - 1), (self.size - 1) // 2, *(0,) * (len(x) - 1)]
+        means = builder.node("AveragePool", [planes], kernel_shape=[self.size, *(1,) * (len(x) - 1)], pads=pads,
+                             count_include_pad=1)
+        total = builder.node("Mul", [builder.node("Squeeze", [means, builder.ints([1])]), builder.floats(self.alpha)])
+        base = builder.node("Add", [total, builder.floats(self.k)])
+        builder.node("Div", [*inputs, builder.node("Pow", [base, builder.floats(self.beta)])], output)
 
     def output_shape(self, x):
         if len(x) < 2:

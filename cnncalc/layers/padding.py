@@ -48,6 +48,14 @@ class Pad(Layer):
         return torch_call("Pad", tuple(size for pair in reversed(self.pairs(len(x))) for size in pair), self.mode,
                           self.value)
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        pairs = self.pairs(len(x))
+        pairs = [(0, 0)] * (len(x) + 1 - len(pairs)) + pairs  # the batch axis and those not padded
+        mode = {"replicate": "edge", "circular": "wrap"}.get(self.mode, self.mode)
+        value = [builder.floats(self.value)] if self.mode == "constant" else []
+        builder.node("Pad", [*inputs, builder.ints([p for side in zip(*pairs) for p in side]), *value], output,
+                     mode=mode)
+
     def validate(self):
         if isinstance(self.pad, tuple) and len(self.pad) % 2:
             raise SpecError(f"pad has {len(self.pad)} values; it needs pairs (before, after), last axis first",
@@ -156,6 +164,13 @@ class Crop(Layer):
         if len(inputs) == 2:
             return "Crop()"  # to the reference's sizes
         return torch_call("Crop", per_axis(self, "size", self.size, len(inputs[0]) - 1))
+
+    def onnx_nodes(self, builder, inputs, output, *xs):
+        """A Slice of the centred window (the reference gives only its sizes, known here)."""
+        x, sizes = xs[0], self.target(*xs)
+        starts = [(n - s) // 2 for n, s in zip(x[1:], sizes)]
+        builder.node("Slice", [inputs[0], builder.ints(starts), builder.ints(a + s for a, s in zip(starts, sizes)),
+                               builder.ints(range(2, len(x) + 1))], output)
 
     def target(self, x, ref=None) -> tuple:
         """The output's spatial sizes for input shape x (and reference shape ref)."""

@@ -52,6 +52,11 @@ class _Cut(Layer):
         return SpecError(f"the piece [{start}:{stop}] of axis {self.axis} (size {n}) is empty",
                          hint="cnncalc's sizes are positive")
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        axis = self.axis % len(x)
+        start, stop, step = self.bounds(x[axis])
+        builder.node("Slice", [*inputs, *(builder.ints([value]) for value in (start, stop, axis + 1, step))], output)
+
     def forward(self, ops, params, x):
         axis = self.axis % (x.ndim - 1) + 1  # the batch axis comes first
         n = int(x.shape[axis])

@@ -98,6 +98,22 @@ class _MaxPool(_WindowPool):
             {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False}, kernel_size=self.kernel_size,
             stride=self.stride, padding=self.padding, dilation=self.dilation, ceil_mode=self.ceil_mode))
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        """MaxPool padded to give exactly the output's windows (ceil_mode's last ones too). As a
+        Pad of -inf first: padding of a whole kernel or more (which onnxruntime refuses), and
+        padding around an axis shorter than the dilation, where a window may read padding
+        alone (-inf in PyTorch and verify, the lowest float in onnxruntime's padding)."""
+        kernel = list(self.kernel_size)
+        pads = builder.window_pads(x, self.output_shape(x), kernel, self.stride, self.dilation, self.padding)
+        gaps = any(n < d for n, d in zip(x[1:], self.dilation)) and any(pads)
+        if gaps or any(p >= k for p, k in zip(pads, kernel * 2)):
+            rank = len(kernel)
+            inputs = [builder.node("Pad", [*inputs, builder.ints([0, 0, *pads[:rank], 0, 0, *pads[rank:]]),
+                                           builder.floats(-float("inf"))])]
+            pads = [0] * len(pads)
+        builder.node("MaxPool", inputs, output, kernel_shape=kernel, strides=list(self.stride),
+                     dilations=list(self.dilation), pads=pads)
+
     def dilations(self):
         return self.dilation
 
@@ -123,6 +139,21 @@ class _AvgPool(_WindowPool):
             kernel_size=self.kernel_size, stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
             count_include_pad=self.count_include_pad))
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        """AveragePool; where ceil_mode adds windows that reach past the padding (whose
+        divisors the operators' versions count differently), the window sums as a depthwise
+        Conv with a kernel of ones, divided by the forward pass's own divisors."""
+        kernel, stride, out = list(self.kernel_size), list(self.stride), self.output_shape(x)
+        if all((n + 2 * p - k) // s + 1 == o for n, p, k, s, o in zip(x[1:], self.padding, kernel, stride, out[1:])):
+            builder.node("AveragePool", inputs, output, kernel_shape=kernel, strides=stride,
+                         pads=[*self.padding, *self.padding], count_include_pad=int(self.count_include_pad))
+            return
+        pads = builder.window_pads(x, out, kernel, stride, (1,) * len(kernel), self.padding)
+        sums = builder.node("Conv", [*inputs, builder.full((x[0], 1, *kernel), 1.0)], group=x[0],
+                            kernel_shape=kernel, strides=stride, pads=pads)
+        divisors = self.divisors(builder.ops, x[1:], "float32")
+        builder.node("Div", [sums, builder.floats(divisors[0])], output)
+
     def workspace(self, batch, out, x):
         """The window sums, the mask (one padded plane) and its window sums, and the quotient."""
         plane = prod(n + left + right for n, (left, right) in zip(x[1:], self.window_pads()))
@@ -132,15 +163,20 @@ class _AvgPool(_WindowPool):
         """Window sums over a divisor that is itself a window sum, of a mask of the cells
         that count (PyTorch: the padded input when count_include_pad, else the input;
         never the extra cells ceil_mode adds)."""
-        xp = ops.xp
-        pads, spatial = self.window_pads(), x.shape[2:]
+        spatial = x.shape[2:]
+        sums = self.reduce_windows(ops, ops.pad(x, self.window_pads(), 0.0), spatial, "sum")
+        return sums / self.divisors(ops, spatial, x.dtype)
+
+    def divisors(self, ops, spatial, dtype):
+        """Each window's divisor, [1, 1, *output lengths]: the window sums of a mask of the
+        cells that count."""
+        xp, pads = ops.xp, self.window_pads()
         if self.count_include_pad:
-            mask = xp.zeros((1, 1, *(n + left + right for n, (left, right) in zip(spatial, pads))), dtype=x.dtype)
+            mask = xp.zeros((1, 1, *(n + left + right for n, (left, right) in zip(spatial, pads))), dtype=dtype)
             mask[(..., *(slice(0, n + 2 * p) for n, p in zip(spatial, self.padding)))] = 1.0
         else:
-            mask = ops.pad(xp.ones((1, 1, *spatial), dtype=x.dtype), pads, 0.0)
-        sums = self.reduce_windows(ops, ops.pad(x, pads, 0.0), spatial, "sum")
-        return sums / self.reduce_windows(ops, mask, spatial, "sum")
+            mask = ops.pad(xp.ones((1, 1, *spatial), dtype=dtype), pads, 0.0)
+        return self.reduce_windows(ops, mask, spatial, "sum")
 
 
 class MaxPool1d(_MaxPool):
@@ -195,6 +231,10 @@ class _GlobalPool(Layer):
         pool = f"nn.Adaptive{'Avg' if self.reduction == 'mean' else 'Max'}Pool{len(x) - 1}d(1)"
         return pool if self.keepdims else f"nn.Sequential({pool}, nn.Flatten())"
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node(f"Reduce{self.reduction.capitalize()}", [*inputs, builder.ints(range(2, len(x) + 1))], output,
+                     keepdims=int(self.keepdims))
+
     def output_shape(self, x):
         if len(x) < 2:
             raise SpecError(f"{self.type} needs a [C, ...] input with at least one position axis, got {list(x)}")
@@ -241,6 +281,31 @@ class _AdaptivePool(Layer):
 
     def torch_code(self, x):
         return torch_call(f"nn.{type(self).__name__}", self.output_size)  # named as torch's
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        """A pool whose kernel and stride are L/O where O divides every L; else one axis at a
+        time, as the forward pass: a reshape and a reduction where O divides L, else one
+        reduction per window [floor(iL/O), ceil((i+1)L/O)), joined."""
+        out, reduce = self.output_shape(x), f"Reduce{self.reduction.capitalize()}"
+        if all(n % o == 0 for n, o in zip(x[1:], out[1:])):
+            kernel = [n // o for n, o in zip(x[1:], out[1:])]
+            pool = "AveragePool" if self.reduction == "mean" else "MaxPool"
+            builder.node(pool, inputs, output, kernel_shape=kernel, strides=kernel)
+            return
+        value, shape = inputs[0], list(x)
+        axes = [axis for axis in range(1, len(x)) if out[axis] != x[axis]]
+        for axis in axes:
+            n, o, last = shape[axis], out[axis], output if axis == axes[-1] else None
+            if n % o == 0:
+                split = builder.reshape(value, (*shape[:axis], o, n // o, *shape[axis + 1:]))
+                value = builder.node(reduce, [split, builder.ints([axis + 2])], last, keepdims=0)
+            else:
+                pieces = [builder.node(reduce, [builder.node("Slice", [value, builder.ints([i * n // o]),
+                                                                       builder.ints([-(-(i + 1) * n // o)]),
+                                                                       builder.ints([axis + 1])]),
+                                                builder.ints([axis + 1])], keepdims=1) for i in range(o)]
+                value = builder.node("Concat", pieces, last, axis=axis + 1)
+            shape[axis] = o
 
     def output_shape(self, x):
         _spatial_input(self, x)

@@ -24,6 +24,10 @@ class Mean(Layer):
     def torch_code(self, x):
         return torch_call("Mean", tuple(torch_dim(axis) for axis in self.reduced(x)), self.keepdims)
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("ReduceMean", [*inputs, builder.ints(axis + 1 for axis in self.reduced(x))], output,
+                     keepdims=int(self.keepdims))
+
     def reduced(self, x) -> tuple:
         """The averaged axes, counted from 0, in order."""
         if not self.axes:

@@ -17,6 +17,9 @@ class _Identity(Layer):
     def torch_code(self, x):
         return torch_call(f"nn.{type(self).__name__}", self.p)  # the dropouts are named as torch's
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Identity", inputs, output)  # inference
+
     def validate(self):
         if not 0 <= self.p <= 1:
             raise SpecError(f"p must be between 0 and 1, got {self.p}", arg="p")

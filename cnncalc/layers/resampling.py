@@ -108,6 +108,27 @@ class Upsample(Layer):
         return torch_call("nn.Upsample", self.size, self.scale_factor, self.mode, self.align_corners,
                           self.recompute_scale_factor)
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        """The forward pass's own taps, axis by axis: a Gather of the positions each tap
+        reads, times its weights, summed. (ONNX's Resize sizes a float scale in single
+        precision, and so may give another length than PyTorch's double product.)"""
+        xp = builder.ops.xp
+        spatial, value = tuple(x[1:]), inputs[0]
+        sizes, scales = self.target(spatial), self.kernel_scales(len(spatial))
+        for a in self.order(spatial, sizes):
+            length, size, scale = spatial[a], sizes[a], scales[a]
+            if self.identity(length, size, scale, len(spatial)):
+                continue
+            total = None
+            for index, weight in self.taps_of_axis(xp, length, size, scale, xp.float32):
+                part = builder.node("Gather", [value, builder.ints(index)], axis=a + 2)
+                if weight is not None:
+                    weights = xp.reshape(weight, (-1, *(1,) * (len(spatial) - 1 - a)))
+                    part = builder.node("Mul", [part, builder.floats(weights)])
+                total = part if total is None else builder.node("Add", [total, part])
+            value = total
+        builder.node("Identity", [value], output)
+
     def validate(self):
         if (self.size is None) == (self.scale_factor is None):
             raise SpecError("give exactly one of 'size' and 'scale_factor'",
@@ -326,6 +347,12 @@ class _Rearrange(Layer):
     def saved(self, out, x, *, needs):
         return NOTHING  # the gradient is rearranged back
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        """The forward pass's reshape, transpose and reshape (`steps`)."""
+        split, perm = self.steps(x)
+        moved = builder.transpose(builder.reshape(*inputs, split), perm)
+        builder.reshape(moved, self.output_shape(x), output)
+
 
 def _check_factor(name: str, factor: int, size: int, what: str):
     if size % factor:
@@ -357,12 +384,17 @@ class PixelShuffle(_Rearrange):
             space, note = tuple(((0, axis, Window(r, 1, ((0, 0),) * r)),) for axis in (lead + 1, lead + 2)), ""
         return Reads((*(((0, axis, IDENTITY),) for axis in range(lead)), (), *space), note=note)
 
+    def steps(self, x) -> tuple:
+        """(the split shape, the order of its axes) of a per-sample shape x."""
+        r, (*lead, channels, height, width) = self.upscale_factor, x
+        n = len(lead)  # ... C, r_h, r_w, H, W -> ... C, H, r_h, W, r_w
+        return (*lead, channels // (r * r), r, r, height, width), (*range(n), n, n + 3, n + 1, n + 4, n + 2)
+
     def forward(self, ops, params, x):
         xp, r = ops.xp, self.upscale_factor
         *lead, channels, height, width = x.shape
-        blocks = xp.reshape(x, (*lead, channels // (r * r), r, r, height, width))
-        n = len(lead)  # ... C, r_h, r_w, H, W -> ... C, H, r_h, W, r_w
-        moved = xp.permute_dims(blocks, (*range(n), n, n + 3, n + 1, n + 4, n + 2))
+        split, perm = self.steps(tuple(x.shape[1:]))
+        moved = xp.permute_dims(xp.reshape(x, (x.shape[0], *split)), (0, *(p + 1 for p in perm)))
         return xp.reshape(moved, (*lead, channels // (r * r), height * r, width * r))
 
 
@@ -388,12 +420,17 @@ class PixelUnshuffle(_Rearrange):
         return Reads((*(((0, axis, IDENTITY),) for axis in range(lead)), (),
                       *(((0, axis, slide(r, 0, r)),) for axis in (lead + 1, lead + 2))))
 
+    def steps(self, x) -> tuple:
+        """(the split shape, the order of its axes) of a per-sample shape x."""
+        r, (*lead, channels, height, width) = self.downscale_factor, x
+        n = len(lead)  # ... C, H, r_h, W, r_w -> ... C, r_h, r_w, H, W
+        return (*lead, channels, height // r, r, width // r, r), (*range(n), n, n + 2, n + 4, n + 1, n + 3)
+
     def forward(self, ops, params, x):
         xp, r = ops.xp, self.downscale_factor
         *lead, channels, height, width = x.shape
-        blocks = xp.reshape(x, (*lead, channels, height // r, r, width // r, r))
-        n = len(lead)  # ... C, H, r_h, W, r_w -> ... C, r_h, r_w, H, W
-        moved = xp.permute_dims(blocks, (*range(n), n, n + 2, n + 4, n + 1, n + 3))
+        split, perm = self.steps(tuple(x.shape[1:]))
+        moved = xp.permute_dims(xp.reshape(x, (x.shape[0], *split)), (0, *(p + 1 for p in perm)))
         return xp.reshape(moved, (*lead, channels * r * r, height // r, width // r))
 
 
@@ -412,9 +449,13 @@ class ChannelShuffle(_Rearrange):
         _check_factor("groups", self.groups, x[0], "the channel count")
         return x
 
+    def steps(self, x) -> tuple:
+        """(the split shape, the order of its axes) of a per-sample shape x."""
+        channels, *rest = x
+        return (self.groups, channels // self.groups, *rest), (1, 0, *range(2, len(x) + 1))
+
     def forward(self, ops, params, x):
-        xp, g = ops.xp, self.groups
-        batch, channels, *rest = x.shape
-        grouped = xp.reshape(x, (batch, g, channels // g, *rest))
-        moved = xp.permute_dims(grouped, (0, 2, 1, *range(3, grouped.ndim)))
+        xp = ops.xp
+        split, perm = self.steps(tuple(x.shape[1:]))
+        moved = xp.permute_dims(xp.reshape(x, (x.shape[0], *split)), (0, *(p + 1 for p in perm)))
         return xp.reshape(moved, tuple(x.shape))

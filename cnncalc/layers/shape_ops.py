@@ -47,6 +47,9 @@ class Flatten(_Rearrangement):
         return torch_call("nn.Flatten", **torch_keywords(
             {"start_dim": 1, "end_dim": -1}, start_dim=torch_dim(self.start_dim), end_dim=torch_dim(self.end_dim)))
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.reshape(*inputs, self.output_shape(x), output)
+
     def output_shape(self, x):
         start = self.start_dim + len(x) if self.start_dim < 0 else self.start_dim
         end = self.end_dim + len(x) if self.end_dim < 0 else self.end_dim
@@ -71,6 +74,9 @@ class Reshape(_Rearrangement):
 
     def torch_code(self, x):
         return torch_call("Reshape", *self.shape)
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.reshape(*inputs, self.output_shape(x), output)
 
     def output_shape(self, x):
         total = prod(x)
@@ -104,6 +110,9 @@ class Permute(_Rearrangement):
     def torch_code(self, x):
         return torch_call("Permute", *(torch_dim(dim % len(x)) for dim in self.dims))
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.transpose(*inputs, self.dims, output)
+
     def output_shape(self, x):
         if sorted(self.dims) != list(range(len(x))):
             raise SpecError(f"dims {list(self.dims)} is not a permutation of 0..{len(x) - 1} "
@@ -122,6 +131,9 @@ class Identity(_Rearrangement):
 
     def torch_code(self, x):
         return "nn.Identity()"
+
+    def onnx_nodes(self, builder, inputs, output, x):
+        builder.node("Identity", inputs, output)
 
     def output_shape(self, x):
         return x

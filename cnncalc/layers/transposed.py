@@ -63,6 +63,24 @@ class _ConvTranspose(Layer):
             kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
             output_padding=self.output_padding, groups=self.groups, bias=self.bias, dilation=self.dilation))
 
+    def onnx_nodes(self, builder, inputs, output, x):
+        """ConvTranspose. onnxruntime refuses an output_padding of the stride or more (which
+        the dilation allows): there, less cropping at the end, then zeros past the reach,
+        then the bias."""
+        window = {"kernel_shape": list(self.kernel_size), "strides": list(self.stride),
+                  "dilations": list(self.dilation), "group": self.groups}
+        if all(extra < s for extra, s in zip(self.output_padding, self.stride)):
+            bias = [builder.param("bias")] if self.bias else []
+            builder.node("ConvTranspose", [*inputs, builder.param("weight"), *bias], output,
+                         pads=[*self.padding, *self.padding], output_padding=list(self.output_padding), **window)
+            return
+        cropped = [p - min(p, extra) for p, extra in zip(self.padding, self.output_padding)]
+        y = builder.node("ConvTranspose", [*inputs, builder.param("weight")], pads=[*self.padding, *cropped], **window)
+        beyond = [extra - min(p, extra) for p, extra in zip(self.padding, self.output_padding)]
+        y = builder.node("Pad", [y, builder.ints([0] * (len(x) + 1) + [0, 0, *beyond])], None if self.bias else output)
+        if self.bias:
+            builder.node("Add", [y, builder.per_channel("bias", (self.out_channels, *x[1:]))], output)
+
     def validate(self):
         if self.out_channels % self.groups:
             raise SpecError(f"out_channels ({self.out_channels}) must be divisible by groups ({self.groups})",
