@@ -3,7 +3,7 @@
 whose `export` takes the weights' `seed` too). TARGETS names them for `cnncalc export --to`."""
 from __future__ import annotations
 
-from ..diagnostics import UsageError
+from ..diagnostics import SpecError, UsageError
 
 TARGETS = {"pytorch": "cnncalc.export.pytorch", "onnx": "cnncalc.export.onnx"}
 BINARY = {"onnx": "model.onnx"}  # binary targets, and the file name their hint suggests
@@ -29,3 +29,16 @@ def export(network, to: str, seed: int | None = None) -> str | bytes:
 
     module = import_module(TARGETS[to])
     return module.export(network, seed=seed or 0) if to in BINARY else module.export(network)
+
+
+def numeric_shapes(network) -> dict:
+    """Every layer's output shape (summary.infer_shapes), refused where a size is a symbol:
+    an export writes one network."""
+    from ..summary import infer_shapes
+
+    shapes = infer_shapes(network)
+    for name, shape in shapes.items():
+        if not all(isinstance(d, int) for d in shape):
+            raise SpecError(f"export needs numeric sizes, but '{name}' has shape {list(map(str, shape))}",
+                            network.input_loc, hint="give the input's sizes, e.g. --input 3,224,224")
+    return shapes

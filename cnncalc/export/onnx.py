@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..backend.memory import available_ram, estimate, human
 from ..diagnostics import SpecError, UsageError
 from ..network import INPUT, Network
-from ..summary import infer_shapes
+from . import numeric_shapes
 
 OPSET = 21  # onnx 1.16 and onnxruntime 1.18 and later know it (tested: onnx 1.23, onnxruntime 1.32)
 LIMIT = 2**31 - 1  # protobuf refuses a message of 2 GiB or more
@@ -170,11 +170,7 @@ def export(network: Network, seed: int = 0) -> bytes:
     from ..backend.params import materialise
 
     onnx = _onnx()
-    shapes = infer_shapes(network)
-    for name, shape in shapes.items():
-        if not all(isinstance(d, int) for d in shape):
-            raise SpecError(f"export needs numeric sizes, but '{name}' has shape {list(map(str, shape))}",
-                            network.input_loc, hint="give the input's sizes, e.g. --input 3,224,224")
+    shapes = numeric_shapes(network)
     size = estimate(network, shapes, 1, 4).params  # every parameter and buffer, in float32
     if size >= LIMIT:
         raise UsageError(f"the model's weights take {human(size)} in float32, above ONNX's limit of 2 GiB "

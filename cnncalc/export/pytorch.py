@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..diagnostics import SpecError
 from ..network import INPUT, Network
-from ..summary import infer_shapes
+from . import numeric_shapes
 
 # attributes of nn.Module (torch 2.x) that a layer name must not replace
 MODULE_ATTRIBUTES = frozenset("""
@@ -145,11 +145,7 @@ def _helper_classes() -> dict:
 class _Writer:
     def __init__(self, network: Network):
         self.network = network
-        self.shapes = infer_shapes(network)
-        for name, shape in self.shapes.items():
-            if not all(isinstance(d, int) for d in shape):
-                raise SpecError(f"export needs numeric sizes, but '{name}' has shape {list(map(str, shape))}",
-                                network.input_loc, hint="give the input's sizes, e.g. --input 3,224,224")
+        self.shapes = numeric_shapes(network)
         self.readers: dict = {}
         for node in network.nodes:
             for source in node.inputs:

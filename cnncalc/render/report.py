@@ -12,25 +12,21 @@ from html import escape
 from ..diagnostics import UsageError, safe
 from ..layers.base import shape_str
 from . import exact
-from .summary import FIELD_HEADERS, _field_cells, _field_notes, _shape, totals_lines
+from .summary import FIELD_HEADERS, field_cells, field_notes, shape_cell, totals_lines
 
 
 def report(summary, depth: int | None = None, rf: bool = False) -> str:
     """The page of `summary`: its layers, or with `depth` the rows `summary --depth` folds
     them into (the diagram folds alike); with `rf`, each row's receptive field."""
     from ..diagram import diagram
-    from ..fold import fold
+    from ..views import Views
     from .diagram import FORMATS
 
     if summary.symbolic:
         raise UsageError("report shows one network: give the symbolic sizes numbers",
                          hint="e.g. --input 3,224,224 or --set H=224")
-    rows = summary.layers if depth is None else fold(summary.layers, depth)
-    fields = None
-    if rf:
-        from ..receptive import row_fields
-
-        fields = row_fields(summary, depth)
+    views = Views(depth=depth, rf=rf)
+    rows, fields = views.rows(summary), views.fields(summary)
     try:
         svg = FORMATS["svg"](diagram(summary, depth))
     except UsageError as error:  # too big to lay out: the page holds the rest, and says why not
@@ -120,15 +116,15 @@ def _table(summary, rows: list, fields) -> list:
     largest = [max((getattr(row, figure) for row in rows), default=0) for figure in FIGURES]
     for index, row in enumerate(rows):
         cells = [f'<th scope="row" class="name">{_text(row.name)}</th>', f'<td class="type">{_text(row.type)}</td>',
-                 f'<td class="shape">{_shape(row.output_shape)}</td>',
+                 f'<td class="shape">{shape_cell(row.output_shape)}</td>',
                  *(_number(getattr(row, figure), getattr(totals, figure), most, label)
                    for figure, most, label in zip(FIGURES, largest, NUMBERS))]
         if fields is not None:
-            cells += [_field_cell(text) for text in _field_cells(fields.rows[index], fields.axes)]
+            cells += [_field_cell(text) for text in field_cells(fields.rows[index], fields.axes)]
         lines.append(f'<tr data-name="{_text(row.name)}" data-index="{index}">{"".join(cells)}</tr>')
     lines += ["</tbody>", "</table>", "</div>"]
     if fields is not None:
-        lines += [f'<p class="note">{_text(note)}</p>' for note in _field_notes(rows, fields)]
+        lines += [f'<p class="note">{_text(note)}</p>' for note in field_notes(rows, fields)]
     return lines
 
 

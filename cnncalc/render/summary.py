@@ -68,10 +68,10 @@ def to_markdown(summary: Summary, rows: list, outcomes: list, color: bool = Fals
              f"Input {shape_str(summary.input_shape)} → output {shape_str(summary.output_shape)}", "", head, rule]
     for i, r in enumerate(rows):
         cells = "".join(f" {cell} |" for cell in _share_cells(r, summary) if percent)
-        cells += "".join(f" {cell} |" for cell in _field_cells(fields.rows[i], fields.axes)) if fields else ""
-        lines.append(f"| {_md(r.name)} | {_md(r.type)} | {_shape(r.output_shape)} | {exact(r.params)} | "
+        cells += "".join(f" {cell} |" for cell in field_cells(fields.rows[i], fields.axes)) if fields else ""
+        lines.append(f"| {_md(r.name)} | {_md(r.type)} | {shape_cell(r.output_shape)} | {exact(r.params)} | "
                      f"{exact(r.macs)} | {exact(r.flops)} |{cells}")
-    notes = _field_notes(rows, fields) if fields is not None else []
+    notes = field_notes(rows, fields) if fields is not None else []
     if notes:
         lines += ["", *(f"- {_md(line)}" for line in notes)]
     lines += ["", "| Total | |", "|---|--:|"]
@@ -109,7 +109,7 @@ def to_table(summary: Summary, rows: list, outcomes: list, color: bool = False, 
     body = [["input", "", shape_str(summary.input_shape), "", "", ""]] if all(r.output_shape for r in rows) else []
     first = len(body)
     for r in rows:
-        body.append([safe(r.name), safe(r.type), _shape(r.output_shape), exact(r.params) if r.params else "-",
+        body.append([safe(r.name), safe(r.type), shape_cell(r.output_shape), exact(r.params) if r.params else "-",
                      exact(r.macs) if r.macs else "-", exact(r.flops) if r.flops else "-"])
     headers, right = ["Layer", "Type", "Output shape", "Params", "MACs", "FLOPs"], {3, 4, 5}
     if percent:
@@ -121,10 +121,10 @@ def to_table(summary: Summary, rows: list, outcomes: list, color: bool = False, 
     if fields is not None:
         headers, right = headers + list(FIELD_HEADERS), right | {6, 7, 8}
         for line, field in zip(body, [fields.input, *fields.rows]):
-            line += _field_cells(field, fields.axes)
+            line += field_cells(field, fields.axes)
     lines = [style(safe(summary.name), "bold"), *box_table(headers, body, right, style, {1: "cyan"})]
     if fields is not None:
-        lines += [style(safe(line), "dim") for line in _field_notes(rows, fields)]
+        lines += [style(safe(line), "dim") for line in field_notes(rows, fields)]
     totals = totals_lines(summary)
     label_width = max(len(label) for label, _ in totals)
     value_width = max(len(value) for _, value in totals)
@@ -140,7 +140,7 @@ def to_table(summary: Summary, rows: list, outcomes: list, color: bool = False, 
     return "\n".join(lines) + "\n"
 
 
-def _shape(shape) -> str:
+def shape_cell(shape) -> str:
     """A row's output shape; a row that is not one layer (a type's total) has none."""
     return shape_str(shape) if shape else "-"
 
@@ -190,7 +190,7 @@ def _figures(field, axes: tuple) -> list:
     return [None if axis is None else (axis.size, axis.jump, axis.offset) for axis in by_axis]
 
 
-def _field_cells(field, axes: tuple) -> list:
+def field_cells(field, axes: tuple) -> list:
     """Size, jump and offset as text: one value when every axis has the same, else one per
     axis in brackets ('-' where none); '-' for a layer without a field."""
     figures = _figures(field, axes)
@@ -225,7 +225,7 @@ def _field_dict(field, axes: tuple):
             "global": field.is_global, "notes": list(field.notes)}
 
 
-def _field_notes(rows: list, fields) -> list:
+def field_notes(rows: list, fields) -> list:
     """The lines under the table: what the global mark means (where one is shown), and each
     row's notes."""
     marked = any(field.is_global and _figures(field, fields.axes) for field in fields.rows)
