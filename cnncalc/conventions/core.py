@@ -47,6 +47,10 @@ class Seen:
         return sum(math.prod(shape) for shape in self.buffers.values())
 
     @property
+    def transposed(self) -> bool:
+        return "Transpose" in (self.module or "")
+
+    @property
     def in_numel(self) -> int:
         """Elements of the first input, for the whole batch (what a forward hook's input[0] has)."""
         return self.batch * math.prod(self.inputs[0])
@@ -78,16 +82,21 @@ class Figure:
     shown: Callable[[int], str] = "{:,}".format
 
 
+def module_key(seen: Seen) -> str:
+    """A hook-based tool's key: the torch module class ("-" where the type has none)."""
+    return seen.module or "-"
+
+
 @dataclass(frozen=True)
 class Tool:
     name: str
     version: str  # the version whose source these rules are read from
     source: str  # the files of that source
     figures: tuple  # Figure, in the tool's printing order
-    key: Callable[[Seen], str]  # the tool's own key for a layer: what its rules are looked up by
     count: Callable[[Seen], dict]  # Seen -> {figure key: Count}
     remarks: tuple = ()  # what holds for every layer (units, batch, what is left out)
     per_sample: bool = False  # the tool divides by the batch (ptflops)
+    key: Callable[[Seen], str] = module_key  # the tool's own key for a layer: what its rules are looked up by
 
 
 @dataclass

@@ -19,9 +19,8 @@ from .core import ZERO, Count, Figure, Seen, Tool
 def _conv(seen: Seen) -> Count:
     # conv_flops_counter_hook: kernel x in_channels x out_channels / groups per position
     # (the input's positions when transposed) + the bias: 1 per output element
-    transposed = "Transpose" in seen.module
     weight = seen.params["weight"]
-    positions = math.prod(seen.inputs[0][1:] if transposed else seen.output[1:])
+    positions = math.prod(seen.inputs[0][1:] if seen.transposed else seen.output[1:])
     per_position = math.prod(weight[2:]) * weight[0] * weight[1]
     bias = math.prod(seen.output) if seen.has("bias") else 0
     return Count(per_position * positions + bias, "bias: 1 per output element" if bias else "")
@@ -102,6 +101,6 @@ def count(seen: Seen) -> dict:
 TOOL = Tool(
     name="ptflops", version="0.7.5", source="ptflops/pytorch_ops.py (MODULES_MAPPING, FUNCTIONAL_MAPPING), pytorch_engine.py",
     figures=(Figure("macs", "MACs", lambda f: f.macs), Figure("params", "params", lambda f: f.params)),
-    key=lambda seen: seen.module or "-", count=count, per_sample=True,
+    count=count, per_sample=True,
     remarks=("per sample: ptflops runs a batch of 1 (--batch is ignored)",
              "modules that call a patched torch.nn.functional are counted twice (hook + functional)"))

@@ -16,11 +16,10 @@ def _conv(seen: Seen) -> Count:
     # calculate_conv2d_flops: output elements x (input channels // groups) x kernel elements, bias left out;
     # for a transposed convolution it is still priced by the output, with the input's channels
     weight = seen.params["weight"]  # [out, in / groups, *k]; transposed: [in, out / groups, *k]
-    transposed = "Transpose" in seen.module
-    per_group = seen.inputs[0][0] * weight[1] // seen.output[0] if transposed else weight[1]
+    per_group = seen.inputs[0][0] * weight[1] // seen.output[0] if seen.transposed else weight[1]
     return Count(seen.out_numel * per_group * math.prod(weight[2:]),
                  "transposed: priced by the output's elements, not the input's (pytorch-OpCounter#93, "
-                 "ultralytics/thop#92)" if transposed else "")
+                 "ultralytics/thop#92)" if seen.transposed else "")
 
 
 def _norm(seen: Seen) -> Count:
@@ -90,6 +89,6 @@ def count(seen: Seen) -> dict:
 TOOL = Tool(
     name="thop", version="0.1.1.post2209072238", source="thop/profile.py (register_hooks), thop/vision/basic_hooks.py, calc_func.py",
     figures=(Figure("ops", "ops (MACs)", lambda f: f.macs), Figure("params", "params", lambda f: f.params)),
-    key=lambda seen: seen.module or "-", count=count,
+    count=count,
     remarks=("a module class without a rule counts 0 ops and 0 params",
              "ops are MACs for convolutions and linear layers, bias left out; other rules add their own counts"))

@@ -33,9 +33,8 @@ def _per_parameter(seen: Seen, name: str, shape: tuple) -> Count:
     elements = math.prod(shape)
     if name in WHOLE:
         if CONV in (seen.module or ""):
-            transposed = "Transpose" in seen.module
             return Count(elements * seen.batch * math.prod(seen.output[1:]),
-                         WHY.get(name, "priced by the output's size, not the input's" if transposed else ""))
+                         WHY.get(name, "priced by the output's size, not the input's" if seen.transposed else ""))
         return Count(seen.batch * elements, WHY.get(name, f"{name}: its {elements:,} elements once per sample"
                                                     + (" (not per position: torchinfo#77)" if len(seen.output) > 1
                                                        else "")))
@@ -66,6 +65,6 @@ TOOL = Tool(
     figures=(Figure("params", "params", lambda f: f.params), Figure("trainable", "trainable params",
                                                                   lambda f: f.trainable_params),
              Figure("mult_adds", "Mult-Adds", lambda f: f.macs)),
-    key=lambda seen: seen.module or "-", count=count,
+    count=count,
     remarks=("Mult-Adds come from parameters, never from operations: layers without parameters count 0",
              "buffers (batch norm's running statistics) are not params"))

@@ -41,6 +41,14 @@ def both(n: int) -> str:
     return f"{n:,}" if abs(n) < 1000 else f"{n:,} ({human(n)})"
 
 
+def markdown_cell(text: str) -> str:
+    """Text for a Markdown table cell or list item: controls written visibly, and no `|` read
+    as a column break."""
+    from ..diagnostics import safe
+
+    return safe(text).replace("|", "\\|")
+
+
 def json_text(data) -> str:
     """JSON as cnncalc prints it: ASCII only, so every control and bidi character in a name
     is escaped (json.dumps leaves DEL, so it is escaped here)."""

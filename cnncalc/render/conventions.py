@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..conventions.core import Report
 from ..diagnostics import safe
-from . import json_text
+from . import json_text, markdown_cell as _md
 from .table import Style, box_table
 
 
@@ -62,10 +62,6 @@ def to_table(report: Report, color: bool = False) -> str:
 
 def to_json(report: Report, color: bool = False) -> str:
     return json_text(report.to_dict()) + "\n"
-
-
-def _md(text: str) -> str:
-    return safe(text).replace("|", "\\|")
 
 
 def to_markdown(report: Report, color: bool = False) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..diagnostics import safe, shown
 from ..diff import ADDED, CHANGED, GATED, REMOVED, Diff, LayerChange, TotalChange
 from ..layers.base import shape_str
-from . import exact, human, json_text
+from . import exact, human, json_text, markdown_cell
 from .table import Style, box_table
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def to_table(result: Diff, limit: Fraction | None, color: bool = False) -> str:
 
 def _cell(text: str) -> str:
     """Text for a Markdown table cell: controls escaped, and nothing read as a column or an HTML tag."""
-    return safe(text).replace("|", "\\|").replace("<", "&lt;")
+    return markdown_cell(text).replace("<", "&lt;")
 
 
 def to_markdown(result: Diff, limit: Fraction | None, color: bool = False) -> str:

@@ -5,7 +5,7 @@ from ..diagnostics import safe
 from ..figures import FIGURES
 from ..layers.base import shape_str
 from ..summary import Summary
-from . import both, exact, human, json_text
+from . import both, exact, human, json_text, markdown_cell as _md
 from .table import Style, box_table
 
 
@@ -51,10 +51,6 @@ def to_json(summary: Summary, rows: list, outcomes: list, color: bool = False, f
     if outcomes:
         data["expect"] = [outcome.to_dict() for outcome in outcomes]
     return json_text(data) + "\n"
-
-
-def _md(text: str) -> str:
-    return safe(text).replace("|", "\\|")
 
 
 def to_markdown(summary: Summary, rows: list, outcomes: list, color: bool = False, fields=None,
